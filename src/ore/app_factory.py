@@ -1,0 +1,98 @@
+"""``create_app(settings)``: the one place where an ore API process is assembled.
+
+Extensions start in a fixed order, and stop in the reverse order:
+
+1. config      settings are validated before anything else (``load_settings``)
+2. logging     so every later step can log
+3. database    engine; Alembic upgrade when MIGRATION_ENABLED
+4. redis       the KV store (Redis when REDIS_HOST is set, in-process otherwise)
+5. storage     files
+6. tasks       in-process runner or Celery producer
+7. events      signal handlers
+8. routers     every surface
+9. middleware  request id, timing, logs, CORS, limits, compression, custom
+10. errors     one renderer for every error
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ore import __version__
+from ore.config import Settings, load_settings
+from ore.controllers import health
+from ore.controllers.console import router as console_router
+from ore.controllers.errors import install_error_handlers
+from ore.controllers.middleware import install_middleware
+from ore.events import register_handlers
+from ore.extensions import migrations
+from ore.extensions.context import OreContext
+from ore.extensions.database import Database
+from ore.extensions.http import create_http_clients
+from ore.extensions.kv import create_kv
+from ore.extensions.logging import configure_logging
+from ore.extensions.storage import create_storage
+from ore.extensions.tasks import create_task_backend
+
+logger = logging.getLogger("ore")
+
+
+async def start_context(settings: Settings) -> OreContext:
+    """Steps 2 to 7: everything a process needs besides HTTP (workers use this too)."""
+    configure_logging(settings)
+    if settings.MIGRATION_ENABLED:
+        await migrations.upgrade(settings)
+    db = Database(settings)
+    kv = create_kv(settings)
+    storage = create_storage(settings)
+    await storage.check()
+    tasks = create_task_backend(settings, db)
+    http = create_http_clients(settings)
+    register_handlers()
+    await tasks.start()
+    return OreContext(settings=settings, db=db, kv=kv, storage=storage, tasks=tasks, http=http)
+
+
+async def stop_context(context: OreContext) -> None:
+    await context.tasks.stop()
+    await context.http.aclose()
+    await context.kv.close()
+    await context.db.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = await start_context(settings)
+        app.state.ore = context
+        logger.info(
+            "ore %s started (%s mode, database %s, tasks %s)",
+            __version__,
+            "distributed" if settings.is_distributed else "embedded",
+            context.db.dialect,
+            context.tasks.name,
+        )
+        try:
+            yield
+        finally:
+            await stop_context(context)
+            logger.info("ore stopped")
+
+    app = FastAPI(
+        title="ore",
+        version=__version__,
+        summary="Self-hosted LLM application platform with Dify-compatible APIs.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(health.router)
+    app.include_router(console_router, prefix="/console/api")
+    install_middleware(app, settings)
+    install_error_handlers(app)
+    return app

@@ -1,0 +1,177 @@
+"""The ``ore`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ore.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(
+    help="ore: self-hosted LLM application platform with Dify-compatible APIs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ConfigError as error:
+        err_console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default PORT, 5001).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="uvicorn worker processes (default SERVER_WORKERS).")
+    ] = None,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+) -> None:
+    """Start the API server (and, in embedded mode, the in-process task runner)."""
+    import uvicorn
+
+    settings = _settings()
+    workers = workers or settings.SERVER_WORKERS
+    if workers > 1 and not settings.is_distributed:
+        err_console.print(
+            "[red]--workers > 1 needs distributed mode:[/red] set DB_TYPE=postgresql, "
+            "REDIS_HOST and CELERY_BROKER_URL. In-process locks, stop signals and the "
+            "in-process task runner do not cross processes."
+        )
+        raise typer.Exit(2)
+    uvicorn.run(
+        "ore.app_factory:create_app",
+        factory=True,
+        host=host or settings.HOST,
+        port=port or settings.PORT,
+        workers=workers if not reload else None,
+        reload=reload,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply migrations up to REVISION (idempotent)."""
+    from ore.extensions import migrations
+
+    settings = _settings()
+    asyncio.run(migrations.upgrade(settings, revision))
+    console.print(f"database at revision {asyncio.run(migrations.current(settings))}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the revision the database is at, and the newest one ore knows."""
+    from ore.extensions import migrations
+
+    settings = _settings()
+    current = asyncio.run(migrations.current(settings))
+    head = migrations.head_revision(settings)
+    console.print(f"current: {current or '(empty database)'}")
+    console.print(f"head:    {head}")
+    if current != head:
+        console.print("run `ore db upgrade` to bring the database up to date")
+
+
+@config_app.command("show")
+def config_show(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print every setting with its effective value (secrets masked) and where it came from."""
+    from ore.config.settings import is_secret, mask, setting_sources
+
+    settings = _settings()
+    sources = setting_sources(settings)
+    rows = []
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        shown = mask(value) if is_secret(field) else value
+        rows.append({"name": name, "value": shown, "source": sources[name]})
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        return
+    table = Table("setting", "value", "source")
+    for row in rows:
+        table.add_row(row["name"], str(row["value"]), row["source"])
+    console.print(table)
+
+
+@app.command()
+def init(
+    email: Annotated[str, typer.Option(help="Email of the first administrator.", prompt=True)],
+    name: Annotated[str, typer.Option(help="Display name.", prompt=True)],
+    password: Annotated[
+        str,
+        typer.Option(
+            help="Password (8+ characters, letters and digits).",
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+        ),
+    ],
+    workspace_name: Annotated[
+        str | None, typer.Option(help='Workspace name (default: "<name>\'s Workspace").')
+    ] = None,
+) -> None:
+    """Create the first admin account and workspace (what POST /console/api/setup does)."""
+    from ore.core.errors import OreError
+    from ore.extensions import migrations
+    from ore.extensions.database import Database
+    from ore.services import setup
+
+    settings = _settings()
+
+    async def _run() -> str:
+        if settings.MIGRATION_ENABLED:
+            await migrations.upgrade(settings)
+        db = Database(settings)
+        try:
+            async with db.unit_of_work() as session:
+                account = await setup.create_first_admin(
+                    session,
+                    email=email,
+                    name=name,
+                    password=password,
+                    workspace_name=workspace_name,
+                )
+                return account.email
+        finally:
+            await db.dispose()
+
+    try:
+        created = asyncio.run(_run())
+    except OreError as error:
+        err_console.print(f"[red]{error.code}: {error.message}[/red]")
+        raise typer.Exit(1) from error
+    console.print(f"created administrator {created}; sign in at /console/api/login")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

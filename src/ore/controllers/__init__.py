@@ -1,0 +1,1 @@
+"""HTTP only, one folder per surface. Handlers parse input, call one service, return a schema."""

@@ -1,0 +1,1 @@
+"""One module per external system, each created from settings at startup."""

@@ -1,0 +1,125 @@
+"""The database extension: engine, sessions and units of work.
+
+A unit of work is one session and one transaction, committed in one place (the request or
+task boundary). Work registered with :func:`after_commit` (typically enqueuing a task)
+runs only once that commit has succeeded, and is dropped on rollback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from ore.config import Settings
+
+logger = logging.getLogger(__name__)
+
+AfterCommit = Callable[[], Awaitable[None]]
+_AFTER_COMMIT_KEY = "ore.after_commit"
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run ``callback`` once the session's unit of work has committed (never on rollback)."""
+    session.info.setdefault(_AFTER_COMMIT_KEY, []).append(callback)
+
+
+def _sqlite_on_connect(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
+    # The driver's own transaction handling is turned off so that every transaction starts
+    # with BEGIN IMMEDIATE (see _sqlite_on_begin): two writers then queue on busy_timeout
+    # instead of failing with "database is locked" when both upgrade a read lock.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    url = settings.database_url
+    if url.startswith("sqlite"):
+        if not url.endswith(":memory:"):
+            Path(settings.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, echo=settings.SQLALCHEMY_ECHO)
+        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
+        return engine
+    return create_async_engine(
+        url,
+        echo=settings.SQLALCHEMY_ECHO,
+        pool_size=settings.SQLALCHEMY_POOL_SIZE,
+        max_overflow=settings.SQLALCHEMY_MAX_OVERFLOW,
+        pool_recycle=settings.SQLALCHEMY_POOL_RECYCLE,
+        pool_pre_ping=settings.SQLALCHEMY_POOL_PRE_PING,
+    )
+
+
+class Database:
+    """Owns the engine of one process and hands out units of work."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = create_engine(settings)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """One session, one transaction: committed on success, rolled back on error."""
+        session = self.sessionmaker()
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            session.info.pop(_AFTER_COMMIT_KEY, None)
+            raise
+        finally:
+            await session.close()
+        await run_after_commit(session)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT_KEY, [])
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception:
+            # The transaction is already durable; a failed follow-up must not turn the
+            # response into an error. Task backends persist state so nothing is lost.
+            logger.exception("after-commit callback failed")
+
+
+def is_integrity_error(error: BaseException) -> bool:
+    from sqlalchemy.exc import IntegrityError
+
+    return isinstance(error, IntegrityError | sqlite3.IntegrityError)

@@ -1,0 +1,1 @@
+"""Task entry points: thin functions that load ids and call services."""
