@@ -15,3 +15,5 @@ _signals = Namespace()
 account_created = _signals.signal("account-created")
 workspace_created = _signals.signal("workspace-created")
 member_joined = _signals.signal("member-joined")
+# Sent with session, tenant, email, role, url (the activation link) and inviter.
+member_invited = _signals.signal("member-invited")
