@@ -119,6 +119,14 @@ def config_show(
     console.print(table)
 
 
+@config_app.command("docs")
+def config_docs() -> None:
+    """Print docs/configuration.md: every setting with its default and meaning."""
+    from ore.config.docs import render_configuration_markdown
+
+    sys.stdout.write(render_configuration_markdown())
+
+
 @app.command()
 def init(
     email: Annotated[str, typer.Option(help="Email of the first administrator.", prompt=True)],
