@@ -35,6 +35,7 @@ from ore.extensions.database import Database
 from ore.extensions.http import create_http_clients
 from ore.extensions.kv import create_kv
 from ore.extensions.logging import configure_logging
+from ore.extensions.staged import wait_for_staged_runs
 from ore.extensions.storage import create_storage
 from ore.extensions.tasks import create_task_backend
 
@@ -58,6 +59,10 @@ async def start_context(settings: Settings) -> OreContext:
 
 
 async def stop_context(context: OreContext) -> None:
+    # Generations still streaming get time to commit their finish units first.
+    left = await wait_for_staged_runs(timeout=30)
+    if left:
+        logger.warning("%d staged runs did not finish before shutdown", left)
     await context.tasks.stop()
     await context.http.aclose()
     await context.kv.close()

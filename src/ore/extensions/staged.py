@@ -1,0 +1,154 @@
+"""Staged units of work for streaming generations and other long work.
+
+A plain request is one unit of work. A generation that streams for seconds or minutes is
+not: holding one transaction open that long would block SQLite writers and lose everything
+on a crash. A :class:`StagedRun` drives it as a sequence of short units, each committed by
+the runner (never by services):
+
+1. ``start``    one unit, committed before the first event is produced (the run record exists);
+2. ``record``   progress units, batched (every ``progress_interval`` seconds or
+                ``progress_batch`` events), so a crash loses at most one batch of progress;
+3. ``finish``   one unit that always runs, with the error if the producer failed.
+
+The producer runs in its own task, detached from the consumer. When an HTTP client goes away
+mid-stream, the producer still runs to the end and ``finish`` commits: nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Generic, Protocol, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ore.extensions.database import Database
+
+logger = logging.getLogger(__name__)
+
+EventT = TypeVar("EventT")
+EventT_contra = TypeVar("EventT_contra", contravariant=True)
+
+_DONE = object()
+
+
+class StagedWork(Protocol[EventT_contra]):
+    """What a staged run persists; each method runs inside its own committed unit."""
+
+    async def start(self, session: AsyncSession) -> None: ...
+
+    async def record(self, session: AsyncSession, events: Sequence[EventT_contra]) -> None: ...
+
+    async def finish(self, session: AsyncSession, error: BaseException | None) -> None: ...
+
+
+class StagedRun(Generic[EventT]):
+    def __init__(
+        self,
+        db: Database,
+        work: StagedWork[EventT],
+        source: Callable[[], AsyncIterator[EventT]],
+        *,
+        progress_interval: float = 1.0,
+        progress_batch: int = 64,
+        buffer: int = 1024,
+    ) -> None:
+        self._db = db
+        self._work = work
+        self._source = source
+        self._progress_interval = progress_interval
+        self._progress_batch = progress_batch
+        self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize=buffer)
+        self._consumer_gone = False
+        self._task: asyncio.Task[None] | None = None
+        self.error: BaseException | None = None
+
+    async def start(self) -> None:
+        """Commit the start unit, then produce in the background."""
+        async with self._db.unit_of_work() as session:
+            await self._work.start(session)
+        self._task = asyncio.create_task(self._produce(), name="ore.staged-run")
+        _RUNNING.add(self._task)
+        self._task.add_done_callback(_RUNNING.discard)
+
+    async def events(self) -> AsyncIterator[EventT]:
+        """The produced events, in order. Leaving early never stops the producer."""
+        try:
+            while True:
+                item = await self._queue.get()
+                if item is _DONE:
+                    return
+                yield item  # type: ignore[misc]
+        finally:
+            self._consumer_gone = True
+            self._drain()
+
+    async def wait(self) -> None:
+        """Until the finish unit has committed."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    def _drain(self) -> None:
+        while not self._queue.empty():
+            self._queue.get_nowait()
+
+    async def _deliver(self, item: object) -> None:
+        if self._consumer_gone:
+            return
+        await self._queue.put(item)
+
+    async def _flush(self, pending: list[EventT]) -> None:
+        if pending:
+            batch = list(pending)
+            pending.clear()
+            async with self._db.unit_of_work() as session:
+                await self._work.record(session, batch)
+
+    async def _produce(self) -> None:
+        pending: list[EventT] = []
+        last_flush = time.monotonic()
+        try:
+            async for event in self._source():
+                pending.append(event)
+                now = time.monotonic()
+                if (
+                    len(pending) >= self._progress_batch
+                    or now - last_flush >= self._progress_interval
+                ):
+                    await self._flush(pending)
+                    last_flush = now
+                await self._deliver(event)
+            await self._flush(pending)
+        except Exception as error:  # recorded by finish; the consumer sees the end of stream
+            self.error = error
+            logger.warning("staged run failed: %s", error)
+        finally:
+            await self._finish(pending)
+
+    async def _finish(self, pending: list[EventT]) -> None:
+        try:
+            if pending:
+                await self._flush(pending)
+        except Exception:
+            logger.exception("staged run could not record its last progress")
+        try:
+            async with self._db.unit_of_work() as session:
+                await self._work.finish(session, self.error)
+        except Exception:
+            logger.exception("staged run could not commit its finish unit")
+        finally:
+            if not self._consumer_gone:
+                await self._queue.put(_DONE)
+
+
+_RUNNING: set[asyncio.Task[None]] = set()
+
+
+async def wait_for_staged_runs(timeout: float) -> int:
+    """At shutdown: let running producers finish (their finish units commit). Returns left."""
+    if not _RUNNING:
+        return 0
+    _, pending = await asyncio.wait(set(_RUNNING), timeout=timeout)
+    return len(pending)

@@ -1,0 +1,106 @@
+"""Staged units of work: start, progress and finish commit whatever the client does."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ore.config import Settings
+from ore.extensions.database import Database
+from ore.extensions.staged import StagedRun, wait_for_staged_runs
+from ore.models import TaskRun, TaskStatus
+from ore.models.base import utcnow
+
+
+class RecordedRun:
+    """Persists a run in a task_runs row: the shape a generation record will have."""
+
+    def __init__(self) -> None:
+        self.id = uuid.uuid4()
+
+    async def start(self, session: AsyncSession) -> None:
+        session.add(
+            TaskRun(id=self.id, name="test.staged", status=TaskStatus.RUNNING, progress={"n": []})
+        )
+
+    async def record(self, session: AsyncSession, events: Sequence[int]) -> None:
+        run = await session.get(TaskRun, self.id)
+        assert run is not None
+        run.progress = {"n": [*(run.progress or {}).get("n", []), *events]}
+
+    async def finish(self, session: AsyncSession, error: BaseException | None) -> None:
+        run = await session.get(TaskRun, self.id)
+        assert run is not None
+        run.status = TaskStatus.ERROR if error else TaskStatus.COMPLETED
+        run.error = str(error) if error else None
+        run.finished_at = utcnow()
+
+
+def counting(limit: int, *, fail_at: int | None = None, gate: asyncio.Event | None = None):  # type: ignore[no-untyped-def]
+    async def source() -> AsyncIterator[int]:
+        for number in range(limit):
+            if number == fail_at:
+                raise RuntimeError(f"upstream broke at {number}")
+            if gate is not None and number == 2:
+                await gate.wait()
+            yield number
+
+    return source
+
+
+async def _load(db: Database, run_id: uuid.UUID) -> TaskRun:
+    async with db.unit_of_work() as session:
+        run = await session.get(TaskRun, run_id)
+        assert run is not None
+        return run
+
+
+async def test_events_stream_and_every_unit_commits(settings: Settings) -> None:
+    db = Database(settings)
+    work = RecordedRun()
+    run = StagedRun(db, work, counting(10), progress_batch=3)
+    await run.start()
+    assert (await _load(db, work.id)).status == TaskStatus.RUNNING  # committed before events
+    received = [event async for event in run.events()]
+    await run.wait()
+    stored = await _load(db, work.id)
+    assert received == list(range(10))
+    assert stored.status == TaskStatus.COMPLETED
+    assert stored.progress == {"n": list(range(10))}
+    await db.dispose()
+
+
+async def test_a_client_that_leaves_does_not_stop_the_run(settings: Settings) -> None:
+    db = Database(settings)
+    work = RecordedRun()
+    gate = asyncio.Event()
+    run = StagedRun(db, work, counting(50, gate=gate), progress_batch=5, buffer=2)
+    await run.start()
+    stream = run.events()
+    assert [await anext(stream), await anext(stream)] == [0, 1]
+    await stream.aclose()  # the client disconnects mid-stream
+    gate.set()
+    await run.wait()
+    stored = await _load(db, work.id)
+    assert stored.status == TaskStatus.COMPLETED
+    assert stored.progress == {"n": list(range(50))}
+    await db.dispose()
+
+
+async def test_a_failing_producer_is_finished_with_its_error(settings: Settings) -> None:
+    db = Database(settings)
+    work = RecordedRun()
+    run = StagedRun(db, work, counting(10, fail_at=4), progress_batch=100)
+    await run.start()
+    received = [event async for event in run.events()]
+    await run.wait()
+    stored = await _load(db, work.id)
+    assert received == [0, 1, 2, 3]
+    assert stored.status == TaskStatus.ERROR
+    assert stored.error == "upstream broke at 4"
+    assert stored.progress == {"n": [0, 1, 2, 3]}  # progress before the failure is kept
+    assert await wait_for_staged_runs(timeout=1) == 0
+    await db.dispose()
