@@ -19,12 +19,43 @@ class RateLimitResult:
     retry_after: float  # seconds until the next hit would be allowed (0 when allowed)
 
 
+def check_ttl(ttl: float | None) -> None:
+    """Both implementations refuse a non-positive ttl (Redis itself rejects PX 0)."""
+    if ttl is not None and ttl <= 0:
+        raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
+
+
+def rate_limit_result(
+    count: int, limit: int, ttl: float | None, *, probing: bool = False
+) -> RateLimitResult:
+    """The fixed-window verdict, shared so both implementations decide alike.
+
+    ``count`` includes the current hit, except when ``probing`` (peek), where it counts
+    only the hits already made; ``ttl`` is what is left of the window.
+    """
+    allowed = count < limit if probing else count <= limit
+    retry_after = 0.0 if allowed else (ttl or 0.0)
+    return RateLimitResult(allowed, max(0, limit - count), retry_after)
+
+
 class Subscription(Protocol):
+    """Messages as ``(channel, payload)``, in the order they were published."""
+
     def __aiter__(self) -> AsyncIterator[tuple[str, bytes]]: ...
 
 
 class KV(Protocol):
-    """Keys are plain strings; implementations add their own prefix."""
+    """Keys are plain strings; implementations add their own prefix.
+
+    Durations (``ttl``, lock ``timeout``/``blocking_timeout``, rate ``window``) are
+    seconds as floats. ``incr`` sets ``ttl`` only when it creates the key. ``lock`` holds
+    a lease of ``timeout`` seconds, so a crashed holder cannot wedge it; it waits up to
+    ``blocking_timeout`` (forever when None, not at all when 0) and then raises
+    :class:`LockTimeout`; leaving it releases the lock only if this holder still owns it.
+    ``hit`` counts a request in a fixed window of ``window`` seconds that starts at the
+    first hit; ``peek`` tells whether a hit would be allowed now, without counting one.
+    ``subscribe`` receives what is published after it has been entered and until it is left.
+    """
 
     name: str
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from collections import defaultdict
@@ -16,7 +17,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from ore.core.kv.base import LockTimeout, RateLimitResult
+from ore.core.kv.base import LockTimeout, RateLimitResult, check_ttl, rate_limit_result
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -29,7 +32,7 @@ def _to_bytes(value: bytes | str) -> bytes:
     return value if isinstance(value, bytes) else value.encode("utf-8")
 
 
-@dataclass
+@dataclass(eq=False)  # kept in sets of subscribers: hashed by identity
 class _MemorySubscription:
     queue: asyncio.Queue[tuple[str, bytes]] = field(default_factory=asyncio.Queue)
 
@@ -71,6 +74,7 @@ class MemoryKV:
         ttl: float | None = None,
         only_if_absent: bool = False,
     ) -> bool:
+        check_ttl(ttl)
         if only_if_absent and self._live(key) is not None:
             return False
         self._data[key] = _Entry(_to_bytes(value), self._deadline(ttl))
@@ -88,6 +92,7 @@ class MemoryKV:
         return removed
 
     async def incr(self, key: str, amount: int = 1, *, ttl: float | None = None) -> int:
+        check_ttl(ttl)
         entry = self._live(key)
         if entry is None:
             entry = _Entry(b"0", self._deadline(ttl))
@@ -124,22 +129,17 @@ class MemoryKV:
             entry = self._live(key)
             if entry is not None and entry.value == token:
                 await self.delete(key)
+            else:
+                _log.warning("lock %r outlived its %s s lease; raise its timeout", name, timeout)
 
     async def hit(self, key: str, *, limit: int, window: float) -> RateLimitResult:
         count = await self.incr(f"rate:{key}", ttl=window)
-        return await self._result(key, count, limit)
+        return rate_limit_result(count, limit, await self.ttl(f"rate:{key}"))
 
     async def peek(self, key: str, *, limit: int, window: float) -> RateLimitResult:
         raw = await self.get(f"rate:{key}")
         count = int(raw) if raw else 0
-        return await self._result(key, count, limit, probing=True)
-
-    async def _result(
-        self, key: str, count: int, limit: int, *, probing: bool = False
-    ) -> RateLimitResult:
-        allowed = count < limit if probing else count <= limit
-        retry_after = 0.0 if allowed else (await self.ttl(f"rate:{key}") or 0.0)
-        return RateLimitResult(allowed, max(0, limit - count), retry_after)
+        return rate_limit_result(count, limit, await self.ttl(f"rate:{key}"), probing=True)
 
     async def reset(self, key: str) -> None:
         await self.delete(f"rate:{key}")
@@ -152,6 +152,8 @@ class MemoryKV:
 
     @asynccontextmanager
     async def subscribe(self, *channels: str) -> AsyncIterator[_MemorySubscription]:
+        if not channels:
+            raise ValueError("subscribe needs at least one channel")
         subscription = _MemorySubscription()
         for channel in channels:
             self._subscribers[channel].add(subscription)

@@ -1,0 +1,1 @@
+"""Behavioural tests run on both KV implementations."""
