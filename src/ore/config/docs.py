@@ -42,7 +42,8 @@ def render_configuration_markdown() -> str:
         "",
     ]
     for title, group, summary in _GROUPS:
-        lines += [f"## {title}", "", summary, "", "| variable | default | meaning |", "|---|---|---|"]
+        lines += [f"## {title}", "", summary, ""]
+        lines += ["| variable | default | meaning |", "|---|---|---|"]
         for name, field in group.model_fields.items():
             description = (field.description or "").replace("|", "\\|")
             lines.append(f"| `{name}` | {_default(field.default)} | {description} |")
