@@ -70,6 +70,11 @@ async def require_setup(session: SessionDep) -> None:
         raise NotSetup()
 
 
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header (scheme case-insensitive)."""
+    return _bearer(request)
+
+
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")

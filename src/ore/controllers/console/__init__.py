@@ -2,4 +2,10 @@
 
 from fastapi import APIRouter
 
+from ore.controllers.console import account, auth, setup, system
+
 router = APIRouter()
+router.include_router(setup.router)
+router.include_router(system.router)
+router.include_router(auth.router)
+router.include_router(account.router)
