@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ore.core.errors import Unauthorized
+from ore.core.errors import Forbidden, Unauthorized
 from ore.models import Account, Tenant, TenantAccountJoin, TenantRole, TenantStatus
 from ore.services import signals
 
@@ -19,22 +19,27 @@ class NoWorkspace(Unauthorized):
     )
 
 
+class AccountNotLinkTenant(Forbidden):
+    """matches Dify: switching to a workspace the caller is not a member of."""
+
+    code = "account_not_link_tenant"
+    default_message = "Account not link tenant."
+
+
 async def create_workspace(session: AsyncSession, *, name: str, owner: Account) -> Tenant:
     """Create a workspace with ``owner`` as its owner; it becomes current if they have none."""
+    # Resolved before the new row exists, so an account that already works somewhere
+    # keeps its current workspace even if no row was marked yet.
+    has_current = await current_membership(session, owner.id) is not None
     tenant = Tenant(name=name)
     session.add(tenant)
     await session.flush()
-    has_current = await session.scalar(
-        select(TenantAccountJoin.id).where(
-            TenantAccountJoin.account_id == owner.id, TenantAccountJoin.current.is_(True)
-        )
-    )
     session.add(
         TenantAccountJoin(
             tenant_id=tenant.id,
             account_id=owner.id,
             role=TenantRole.OWNER,
-            current=has_current is None,
+            current=not has_current,
         )
     )
     await session.flush()
@@ -83,3 +88,73 @@ async def current_membership(
         join.current = True
         await session.flush()
     return tenant, join
+
+
+async def list_workspaces(
+    session: AsyncSession, account_id: uuid.UUID
+) -> list[tuple[Tenant, TenantAccountJoin]]:
+    """Every normal (not archived) workspace the account belongs to, oldest membership first.
+
+    Call :func:`current_membership` first so exactly one row carries ``current``.
+    """
+    rows = await session.execute(
+        select(Tenant, TenantAccountJoin)
+        .join(TenantAccountJoin, TenantAccountJoin.tenant_id == Tenant.id)
+        .where(
+            TenantAccountJoin.account_id == account_id,
+            Tenant.status == TenantStatus.NORMAL,
+        )
+        .order_by(TenantAccountJoin.created_at, Tenant.id)
+    )
+    return [(tenant, join) for tenant, join in rows]
+
+
+async def switch_workspace(
+    session: AsyncSession, account_id: uuid.UUID, tenant_id: str
+) -> tuple[Tenant, TenantAccountJoin]:
+    """Make ``tenant_id`` the account's current workspace.
+
+    Anything but a normal workspace the account belongs to (unknown id, malformed id, a
+    workspace of someone else, an archived one) is the same 403 ``account_not_link_tenant``,
+    so the answer never tells whether another workspace exists.
+    """
+    try:
+        wanted = uuid.UUID(tenant_id)
+    except ValueError as error:
+        raise AccountNotLinkTenant() from error
+    row = (
+        await session.execute(
+            select(Tenant, TenantAccountJoin)
+            .join(TenantAccountJoin, TenantAccountJoin.tenant_id == Tenant.id)
+            .where(
+                Tenant.id == wanted,
+                Tenant.status == TenantStatus.NORMAL,
+                TenantAccountJoin.account_id == account_id,
+            )
+        )
+    ).first()
+    if row is None:
+        raise AccountNotLinkTenant()
+    tenant, join = row
+    await make_current(session, account_id, join)
+    return tenant, join
+
+
+async def make_current(
+    session: AsyncSession, account_id: uuid.UUID, join: TenantAccountJoin
+) -> None:
+    """Mark ``join`` as the account's current workspace and no other."""
+    await session.execute(
+        update(TenantAccountJoin)
+        .where(TenantAccountJoin.account_id == account_id, TenantAccountJoin.id != join.id)
+        .values(current=False)
+    )
+    join.current = True
+    await session.flush()
+
+
+async def rename_workspace(session: AsyncSession, tenant: Tenant, name: str) -> Tenant:
+    """Rename the caller's workspace; the caller's role is checked by the controller."""
+    tenant.name = name
+    await session.flush()
+    return tenant

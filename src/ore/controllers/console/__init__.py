@@ -2,10 +2,13 @@
 
 from fastapi import APIRouter
 
-from ore.controllers.console import account, auth, setup, system
+from ore.controllers.console import account, activate, auth, members, setup, system, workspaces
 
 router = APIRouter()
 router.include_router(setup.router)
 router.include_router(system.router)
 router.include_router(auth.router)
 router.include_router(account.router)
+router.include_router(workspaces.router)
+router.include_router(members.router)
+router.include_router(activate.router)
