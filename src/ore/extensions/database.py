@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from ore.config import Settings
+from ore.core.errors import InvalidParam
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,26 @@ def _sqlite_on_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class TextWithNul(InvalidParam):
+    default_message = "Text values may not contain NUL (\\u0000) characters."
+
+
+def _refuse_nul(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    """PostgreSQL cannot store NUL in text and SQLite silently truncates at it.
+
+    Checked here, once for every statement, so no endpoint can turn such input into a 500
+    or into a silently shortened value: the caller gets 400 invalid_param instead.
+    """
+    rows = parameters if executemany else (parameters,)
+    for row in rows:
+        values = row.values() if isinstance(row, dict) else row
+        for value in values or ():
+            if isinstance(value, str) and "\x00" in value:
+                raise TextWithNul()
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
     if url.startswith("sqlite"):
@@ -62,8 +83,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(url, echo=settings.SQLALCHEMY_ECHO)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
+        event.listen(engine.sync_engine, "before_cursor_execute", _refuse_nul)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=settings.SQLALCHEMY_ECHO,
         pool_size=settings.SQLALCHEMY_POOL_SIZE,
@@ -71,6 +93,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_recycle=settings.SQLALCHEMY_POOL_RECYCLE,
         pool_pre_ping=settings.SQLALCHEMY_POOL_PRE_PING,
     )
+    event.listen(engine.sync_engine, "before_cursor_execute", _refuse_nul)
+    return engine
 
 
 class Database:

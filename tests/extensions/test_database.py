@@ -1,0 +1,57 @@
+"""The database extension: units of work, after-commit hooks and input the database refuses."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from ore.config import Settings
+from ore.extensions.database import Database, TextWithNul, after_commit
+from ore.models import Account
+from ore.services import accounts
+
+
+async def test_after_commit_runs_only_after_a_commit(settings: Settings) -> None:
+    db = Database(settings)
+    calls: list[str] = []
+
+    async def record() -> None:
+        calls.append("sent")
+
+    async with db.unit_of_work() as session:
+        await accounts.create_account(session, email="kept@example.com", name="Kept")
+        after_commit(session, record)
+        assert calls == []
+    assert calls == ["sent"]
+
+    with pytest.raises(RuntimeError):
+        async with db.unit_of_work() as session:
+            await accounts.create_account(session, email="gone@example.com", name="Gone")
+            after_commit(session, record)
+            raise RuntimeError("boom")
+    assert calls == ["sent"]
+    async with db.unit_of_work() as session:
+        emails = (await session.scalars(select(Account.email))).all()
+    assert emails == ["kept@example.com"]
+    await db.dispose()
+
+
+async def test_text_with_nul_is_refused_before_reaching_the_database(settings: Settings) -> None:
+    db = Database(settings)
+    with pytest.raises(TextWithNul):
+        async with db.unit_of_work() as session:
+            await accounts.get_account_by_email(session, "a\x00b@example.com")
+    await db.dispose()
+
+
+async def test_nul_in_a_login_is_a_400_not_a_500(client: httpx.AsyncClient) -> None:
+    await client.post(
+        "/console/api/setup",
+        json={"email": "nul@example.com", "name": "Nul", "password": "nul-check-123"},
+    )
+    response = await client.post(
+        "/console/api/login", json={"email": "nul\x00@example.com", "password": "x1234567"}
+    )
+    assert response.status_code in (400, 401)
+    assert response.json()["code"] in ("invalid_param", "authentication_failed")
