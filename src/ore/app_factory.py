@@ -24,7 +24,7 @@ from fastapi import FastAPI
 
 from ore import __version__
 from ore.config import Settings, load_settings
-from ore.controllers import health
+from ore.controllers import health, metrics
 from ore.controllers.console import router as console_router
 from ore.controllers.errors import install_error_handlers
 from ore.controllers.middleware import install_middleware
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(console_router, prefix="/console/api")
     install_middleware(app, settings)
     install_error_handlers(app)

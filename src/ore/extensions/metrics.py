@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 registry = CollectorRegistry(auto_describe=True)
 
@@ -31,3 +40,32 @@ tasks_running = Gauge(
     ["name"],
     registry=registry,
 )
+
+UNMATCHED_ROUTE = "<unmatched>"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+# labels() takes a lock and validates on every call; the label sets are bounded (route
+# templates, known methods, status codes), so their children are kept here.
+_request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Count one HTTP request under its route template and record its latency."""
+    if method not in KNOWN_METHODS:
+        method = "OTHER"
+    key = (method, route, status)
+    children = _request_children.get(key)
+    if children is None:
+        children = (
+            http_requests.labels(method, route, str(status)),
+            http_latency.labels(method, route),
+        )
+        _request_children[key] = children
+    counter, histogram = children
+    counter.inc()
+    histogram.observe(seconds)
+
+
+def render() -> tuple[bytes, str]:
+    """The registry in Prometheus text format, and its content type."""
+    return generate_latest(registry), CONTENT_TYPE_LATEST
