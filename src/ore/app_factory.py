@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+import ore.tasks  # noqa: F401  (registers every task function before a backend starts)
 from ore import __version__
 from ore.config import Settings, load_settings
 from ore.controllers import health, metrics

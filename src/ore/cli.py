@@ -177,6 +177,83 @@ def init(
     console.print(f"created administrator {created}; sign in at /console/api/login")
 
 
+tasks_app = typer.Typer(help="Background tasks.", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(help="Worker processes (default CELERY_WORKER_CONCURRENCY).", min=1),
+    ] = None,
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    queues: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated task domains to consume (default: all ore tasks)."),
+    ] = None,
+    pool: Annotated[
+        str, typer.Option(help="prefork (processes) or solo (one task at a time, in-process).")
+    ] = "prefork",
+) -> None:
+    """Run a Celery worker that executes ore's background tasks (distributed mode)."""
+    import ore.tasks  # noqa: F401  (registers every task before the worker is built)
+    from ore.extensions.logging import configure_logging
+    from ore.extensions.tasks.celery_backend import run_worker
+
+    settings = _settings()
+    if not settings.celery_enabled:
+        err_console.print(
+            "[red]CELERY_BROKER_URL is empty:[/red] set it to a redis:// or amqp:// broker. "
+            "Without it `ore serve` runs tasks itself and no worker is needed."
+        )
+        raise typer.Exit(2)
+    if pool not in ("prefork", "solo"):
+        err_console.print("[red]--pool must be prefork or solo[/red] (tasks need their own loop)")
+        raise typer.Exit(2)
+    configure_logging(settings)
+    domains = [name.strip() for name in (queues or "").split(",") if name.strip()]
+    run_worker(
+        settings,
+        concurrency=concurrency or settings.CELERY_WORKER_CONCURRENCY,
+        loglevel=loglevel.upper(),
+        queues=domains,
+        pool=pool,
+    )
+
+
+@tasks_app.command("list")
+def tasks_list(
+    status: Annotated[
+        str | None, typer.Option(help="Only runs in this status (queued, running, ...).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Newest runs shown.", min=1)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the newest task runs and their state."""
+    from ore.extensions.database import Database
+    from ore.extensions.tasks.runs import list_runs
+
+    settings = _settings()
+
+    async def _load() -> list[dict[str, object]]:
+        db = Database(settings)
+        try:
+            return await list_runs(db, status=status, limit=limit)
+        finally:
+            await db.dispose()
+
+    runs = asyncio.run(_load())
+    if as_json:
+        sys.stdout.write(json.dumps(runs, indent=2, default=str) + "\n")
+        return
+    columns = ("id", "name", "status", "attempts", "created_at", "finished_at", "error")
+    table = Table(*columns)
+    for run in runs:
+        table.add_row(*("" if run[column] is None else str(run[column]) for column in columns))
+    console.print(table)
+
+
 def main() -> None:
     app()
 

@@ -121,6 +121,10 @@ class TaskSettings(BaseSettings):
     TASK_MAX_ATTEMPTS: int = Field(
         default=3, gt=0, description="Attempts before an interrupted task ends in error."
     )
+    CELERY_QUEUE_PREFIX: str = Field(
+        default="",
+        description="Celery: prefix of every queue name, to share one broker between deployments.",
+    )
 
 
 class StorageSettings(BaseSettings):

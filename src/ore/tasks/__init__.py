@@ -1,1 +1,9 @@
-"""Task entry points: thin functions that load ids and call services."""
+"""Task entry points: thin functions that load ids and call services.
+
+Importing this package registers every ore task (``ore.app_factory`` and ``ore.cli``
+import it before starting a backend; ``ore worker`` registers each one with Celery).
+"""
+
+from ore.tasks import debug, mail
+
+__all__ = ["debug", "mail"]
