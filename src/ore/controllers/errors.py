@@ -49,15 +49,21 @@ def request_id_of(request: Request) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _openai_body(status: int, code: str, message: str) -> dict[str, Any]:
+    kind = _OPENAI_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    return {"error": {"message": message, "type": kind, "code": code, "param": None}}
+
+
 def error_response(
     request: Request,
     *,
     status: int,
     code: str,
     message: str,
-    extra: dict[str, Any] | None = None,
+    body: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    """The one place an error becomes a response; ``body`` overrides Dify's default shape."""
     headers = dict(headers or {})
     if status == 401:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="api"')
@@ -65,21 +71,12 @@ def error_response(
     if request_id:
         headers.setdefault("X-Request-Id", request_id)
     if request.url.path.startswith(OPENAI_PATHS):
-        body: dict[str, Any] = {
-            "error": {
-                "message": message,
-                "type": _OPENAI_TYPES.get(
-                    status, "api_error" if status >= 500 else "invalid_request_error"
-                ),
-                "code": code,
-                "param": None,
-            }
-        }
+        content = _openai_body(status, code, message)
     else:
-        body = {"code": code, "message": message, "status": status, **(extra or {})}
+        content = body if body is not None else {"code": code, "message": message, "status": status}
     if status >= 500 and request_id:
-        body.setdefault("request_id", request_id)
-    return JSONResponse(body, status_code=status, headers=headers)
+        content.setdefault("request_id", request_id)
+    return JSONResponse(content, status_code=status, headers=headers)
 
 
 async def handle_ore_error(request: Request, error: Exception) -> JSONResponse:
@@ -91,7 +88,7 @@ async def handle_ore_error(request: Request, error: Exception) -> JSONResponse:
         status=error.status,
         code=error.code,
         message=error.message,
-        extra=error.extra,
+        body=error.body(),
         headers=error.headers,
     )
 

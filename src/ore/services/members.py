@@ -31,8 +31,7 @@ _CAN_REMOVE_OR_UPDATE = frozenset({TenantRole.OWNER})
 class HandWrittenError(OreError):
     """An error Dify answers with a hand-written ``{"code", "message"}`` body (no status).
 
-    The console routes that raise these render ``body()`` as it is (see
-    ``ore.controllers.console.members.HandWrittenErrorRoute``).
+    The error renderer sends ``body()`` as it is, so overriding it is all it takes.
     """
 
     def body(self) -> dict[str, Any]:

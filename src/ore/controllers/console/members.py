@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from ore.controllers.console.workspaces import timestamp
@@ -16,26 +13,7 @@ from ore.controllers.deps import CurrentWorkspace, SessionDep, SettingsDep
 from ore.models import Account, TenantRole
 from ore.services import invitations, members
 
-
-class HandWrittenErrorRoute(APIRoute):
-    """Renders ``members.HandWrittenError`` as Dify's hand-written tuples: no ``status`` key.
-
-    The error still propagates through the request's unit of work first, so it rolls back.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except members.HandWrittenError as error:
-                return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
-
-        return route
-
-
-router = APIRouter(tags=["members"], route_class=HandWrittenErrorRoute)
+router = APIRouter(tags=["members"])
 
 MEMBER_PATH = "/workspaces/current/members/{member_id:uuid}"
 
