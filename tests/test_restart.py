@@ -57,9 +57,11 @@ def _free_port() -> int:
 
 
 def _start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        key: value for key, value in os.environ.items() if key not in Settings.model_fields
-    } | {"DATA_DIR": str(data_dir), "PORT": str(port), "LOG_LEVEL": "WARNING"}
+    env = {key: value for key, value in os.environ.items() if key not in Settings.model_fields} | {
+        "DATA_DIR": str(data_dir),
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "ore.cli", "serve"],
         env=env,

@@ -86,7 +86,9 @@ def test_postgresql_url_from_dify_variables(tmp_path: Path) -> None:
         DB_PASSWORD="p@ss/word",
         DB_DATABASE="ore_prod",
     )
-    assert settings.database_url == "postgresql+asyncpg://ore:p%40ss%2Fword@db.internal:5433/ore_prod"
+    assert (
+        settings.database_url == "postgresql+asyncpg://ore:p%40ss%2Fword@db.internal:5433/ore_prod"
+    )
     assert not settings.is_sqlite
 
 
