@@ -15,7 +15,12 @@ from ore.extensions import metrics
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/metrics", summary="Prometheus metrics of this process", include_in_schema=False)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics of this process",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+)
 async def prometheus_metrics() -> Response:
     body, content_type = metrics.render()
     return Response(content=body, media_type=content_type)
