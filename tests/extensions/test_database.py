@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from sqlalchemy import select
@@ -55,3 +57,27 @@ async def test_nul_in_a_login_is_a_400_not_a_500(client: httpx.AsyncClient) -> N
     )
     assert response.status_code in (400, 401)
     assert response.json()["code"] in ("invalid_param", "authentication_failed")
+
+
+async def test_units_of_work_queue_in_order_and_never_nest_on_sqlite(settings: Settings) -> None:
+    db = Database(settings)
+    order: list[str] = []
+
+    async def unit(name: str, delay: float) -> None:
+        async with db.unit_of_work() as session:
+            order.append(f"{name}:start")
+            await accounts.create_account(session, email=f"{name}@example.com", name=name)
+            await asyncio.sleep(delay)
+            order.append(f"{name}:end")
+
+    await asyncio.gather(unit("first", 0.05), unit("second", 0))
+    if db.dialect == "sqlite":
+        # Admitted one at a time, first come first served, with no "database is locked".
+        assert order == ["first:start", "first:end", "second:start", "second:end"]
+        with pytest.raises(RuntimeError, match="inside another one"):
+            async with db.unit_of_work(), db.unit_of_work():
+                pass
+    else:
+        assert sorted(order) == sorted(["first:start", "first:end", "second:start", "second:end"])
+    await db.ping()  # never queues behind a writer
+    await db.dispose()

@@ -7,10 +7,11 @@ runs only once that commit has succeeded, and is dropped on rollback.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,15 @@ def _sqlite_on_connect(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry
     cursor.close()
 
 
+READ_ONLY = "ore_read_only"
+
+
 def _sqlite_on_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only work (pings, snapshots) begins deferred and never takes the write lock.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class TextWithNul(InvalidParam):
@@ -97,13 +105,51 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
+class _SqliteGate:
+    """First come, first served admission of SQLite transactions within this process.
+
+    SQLite has one writer at a time. Left to itself, a waiting connection sleeps in
+    SQLite's busy handler with growing back-off (up to 100 ms a nap), which turns a queue
+    of short requests into a long latency tail. Queuing in-process on an asyncio lock hands
+    the database over the moment it is free; busy_timeout still covers other processes.
+    """
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._holder: asyncio.Task[Any] | None = None
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        if task is not None and task is self._holder:
+            raise RuntimeError(
+                "a unit of work was opened inside another one on SQLite, which would wait for "
+                "itself forever: finish the outer unit first (see ore.extensions.staged)"
+            )
+        async with self._lock:
+            self._holder = task
+            try:
+                yield
+            finally:
+                self._holder = None
+
+
 class Database:
-    """Owns the engine of one process and hands out units of work."""
+    """Owns the engine of one process and hands out units of work.
+
+    Units of work do not nest: open one, finish it, then open the next. On SQLite the
+    units of one process are admitted one at a time (they would be anyway: SQLite has a
+    single writer); on PostgreSQL they run side by side.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._gate = _SqliteGate() if self.engine.dialect.name == "sqlite" else None
+
+    def _admission(self) -> AbstractAsyncContextManager[None]:
+        return self._gate.hold() if self._gate is not None else nullcontext()
 
     @property
     def dialect(self) -> str:
@@ -112,20 +158,23 @@ class Database:
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
         """One session, one transaction: committed on success, rolled back on error."""
-        session = self.sessionmaker()
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            session.info.pop(_AFTER_COMMIT_KEY, None)
-            raise
-        finally:
-            await session.close()
+        async with self._admission():
+            session = self.sessionmaker()
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                session.info.pop(_AFTER_COMMIT_KEY, None)
+                raise
+            finally:
+                await session.close()
         await run_after_commit(session)
 
     async def ping(self) -> None:
+        """A round trip that takes no lock: health checks never queue behind writers."""
         async with self.engine.connect() as connection:
+            await connection.execution_options(**{READ_ONLY: True})
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
