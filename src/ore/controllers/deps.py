@@ -20,8 +20,8 @@ from ore.config import Settings
 from ore.controllers.cookies import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, read_cookie
 from ore.core.errors import BadRequest, Forbidden, Unauthorized
 from ore.extensions.context import OreContext
-from ore.models import Account, AccountStatus, Setup, Tenant, TenantAccountJoin, TenantRole
-from ore.services import accounts, tokens, workspaces
+from ore.models import Account, AccountStatus, Tenant, TenantAccountJoin, TenantRole
+from ore.services import accounts, setup, tokens, workspaces
 
 
 def get_context(request: Request) -> OreContext:
@@ -65,9 +65,14 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def require_setup(session: SessionDep) -> None:
-    if await session.scalar(select(Setup.version).limit(1)) is None:
+async def require_setup(request: Request, session: SessionDep) -> None:
+    # Setup cannot be undone, so once seen it is remembered for the life of the process:
+    # authenticated requests then skip this query (each statement costs on SQLite).
+    if getattr(request.app.state, "setup_done", False):
+        return
+    if not await setup.is_setup(session):
         raise NotSetup()
+    request.app.state.setup_done = True
 
 
 def bearer_token(request: Request) -> str | None:
