@@ -7,11 +7,8 @@ the same broker at the same time never take each other's messages.
 from __future__ import annotations
 
 import contextlib
-import os
 import random
-import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -35,6 +32,7 @@ from tests.conftest import (
     make_settings,
 )
 from tests.extensions.tasks.helpers import wait_for_run
+from tests.processes import ore_environment, start_ore, stop
 
 
 @pytest.fixture(scope="module")
@@ -58,34 +56,16 @@ def broker_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def _start_worker(settings: Settings, tmp_path: Path) -> subprocess.Popen[bytes]:
-    env = {key: value for key, value in os.environ.items() if key not in Settings.model_fields}
-    env |= {
-        "DATA_DIR": str(tmp_path),
-        "SECRET_KEY": settings.SECRET_KEY,
-        "SQLALCHEMY_DATABASE_URI": settings.database_url,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_QUEUE_PREFIX": settings.CELERY_QUEUE_PREFIX,
-        "LOG_LEVEL": "WARNING",
-    }
-    command = [sys.executable, "-m", "ore.cli", "worker", "--pool", "solo"]
-    command += ["--concurrency", "1", "--loglevel", "WARNING", "--queues", "debug"]
-    log = (tmp_path / "worker.log").open("wb")
-    return subprocess.Popen(
-        command,
-        env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    env = ore_environment(
+        DATA_DIR=str(tmp_path),
+        SECRET_KEY=settings.SECRET_KEY,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        CELERY_QUEUE_PREFIX=settings.CELERY_QUEUE_PREFIX,
+        LOG_LEVEL="WARNING",
     )
-
-
-def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    worker.send_signal(signal.SIGTERM)
-    try:
-        worker.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
+    options = ["--pool", "solo", "--concurrency", "1", "--loglevel", "WARNING", "--queues", "debug"]
+    return start_ore("worker", *options, data_dir=tmp_path, env=env)
 
 
 def _delete_queues(settings: Settings) -> None:
@@ -130,10 +110,10 @@ async def test_ore_worker_runs_debug_sleep_to_completed(
         try:
             run = await wait_for_run(db, run_id, timeout=45)
         except AssertionError as error:
-            log = (tmp_path / "worker.log").read_text(errors="replace")[-3000:]
+            log = (tmp_path / "ore.log").read_text(errors="replace")[-3000:]
             raise AssertionError(f"{error}\nworker log:\n{log}") from error
     finally:
-        _stop_worker(worker)
+        stop(worker, timeout=10)
         await backend.stop()
         await db.dispose()
         _delete_queues(settings)
