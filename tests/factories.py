@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ore.config import Settings
 from ore.extensions.database import Database
@@ -67,3 +70,14 @@ async def create_member(
     finally:
         await db.dispose()
     return Member(account=account, tenant=tenant, headers=bearer_headers(settings, account.id))
+
+
+@asynccontextmanager
+async def db_session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """A unit of work on its own engine, for a test to read or arrange rows directly."""
+    db = Database(settings)
+    try:
+        async with db.unit_of_work() as session:
+            yield session
+    finally:
+        await db.dispose()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,26 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ore.app_factory import create_app
 from ore.config import Settings
-from ore.extensions.database import Database
 from ore.models import Account, AccountStatus, Invitation, TenantAccountJoin, TenantRole
 from ore.models.base import utcnow
 from ore.services import passwords, signals, tokens
 from tests.conftest import make_settings
-from tests.factories import DEFAULT_PASSWORD, Member, bearer_headers, create_member
+from tests.factories import DEFAULT_PASSWORD, Member, bearer_headers, create_member, db_session
 
 INVITE = "/console/api/workspaces/current/members/invite-email"
 CHECK = "/console/api/activate/check"
 ACTIVATE = "/console/api/activate"
-
-
-@asynccontextmanager
-async def db_session(settings: Settings) -> AsyncIterator[AsyncSession]:
-    db = Database(settings)
-    try:
-        async with db.unit_of_work() as session:
-            yield session
-    finally:
-        await db.dispose()
 
 
 async def invite(

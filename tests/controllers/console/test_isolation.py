@@ -8,8 +8,6 @@ B on A's ids, and checks both the answer and that A's data is unchanged.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -17,25 +15,13 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ore.config import Settings
-from ore.extensions.database import Database
 from ore.models import Account, Tenant, TenantAccountJoin, TenantRole
-from tests.factories import Member, create_member
+from tests.factories import Member, create_member, db_session
 
 API = "/console/api"
 MEMBERS = f"{API}/workspaces/current/members"
-
-
-@asynccontextmanager
-async def db_session(settings: Settings) -> AsyncIterator[AsyncSession]:
-    db = Database(settings)
-    try:
-        async with db.unit_of_work() as session:
-            yield session
-    finally:
-        await db.dispose()
 
 
 @dataclass

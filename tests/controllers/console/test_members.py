@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ore.config import Settings
-from ore.extensions.database import Database
 from ore.models import Account, TenantAccountJoin, TenantRole
-from tests.factories import Member, create_member
+from tests.factories import Member, create_member, db_session
 
 MEMBERS = "/console/api/workspaces/current/members"
 INVITE = f"{MEMBERS}/invite-email"
@@ -31,16 +27,6 @@ MEMBER_KEYS = {
     "role",
     "status",
 }
-
-
-@asynccontextmanager
-async def db_session(settings: Settings) -> AsyncIterator[AsyncSession]:
-    db = Database(settings)
-    try:
-        async with db.unit_of_work() as session:
-            yield session
-    finally:
-        await db.dispose()
 
 
 async def role_of(settings: Settings, member: Member) -> str | None:

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ore.config import Settings
 from ore.extensions.database import Database
 from ore.models import Tenant, TenantRole
 from ore.services import accounts
-from tests.factories import bearer_headers, create_member, mark_setup
+from tests.factories import bearer_headers, create_member, db_session, mark_setup
 
 API = "/console/api"
 TENANT_KEYS = {
@@ -33,16 +30,6 @@ TENANT_KEYS = {
     "trial_credits_used",
     "next_credit_reset_date",
 }
-
-
-@asynccontextmanager
-async def db_session(settings: Settings) -> AsyncIterator[AsyncSession]:
-    db = Database(settings)
-    try:
-        async with db.unit_of_work() as session:
-            yield session
-    finally:
-        await db.dispose()
 
 
 async def workspaces_of(client: httpx.AsyncClient, headers: dict[str, str]) -> list[Any]:
