@@ -254,6 +254,47 @@ def tasks_list(
     console.print(table)
 
 
+secrets_app = typer.Typer(help="Secrets at rest (provider credentials).", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("rewrap")
+def secrets_rewrap(
+    old_secret_key: Annotated[
+        str,
+        typer.Option(
+            help="The SECRET_KEY the workspace keys are wrapped with now.",
+            envvar="OLD_SECRET_KEY",
+            prompt=True,
+            hide_input=True,
+        ),
+    ],
+) -> None:
+    """Re-wrap every workspace key from the old SECRET_KEY to the configured one."""
+    from ore.core.errors import OreError
+    from ore.extensions.database import Database
+    from ore.services import secrets
+
+    settings = _settings()
+
+    async def _run() -> int:
+        db = Database(settings)
+        try:
+            async with db.unit_of_work() as session:
+                return await secrets.rewrap_tenant_keys(
+                    session, old_secret_key, settings.SECRET_KEY
+                )
+        finally:
+            await db.dispose()
+
+    try:
+        count = asyncio.run(_run())
+    except OreError as error:
+        err_console.print(f"[red]{error.code}: {error.message}[/red]")
+        raise typer.Exit(1) from error
+    console.print(f"re-wrapped {count} workspace keys with the configured SECRET_KEY")
+
+
 def main() -> None:
     app()
 

@@ -12,19 +12,33 @@ from ore.models.account import (
     TenantStatus,
 )
 from ore.models.base import Base, utcnow
+from ore.models.provider import (
+    DefaultModel,
+    GatewayKey,
+    LoadBalancingConfig,
+    ProviderConfig,
+    ProviderCredential,
+    TenantKey,
+)
 from ore.models.task import TaskRun, TaskStatus
 
 __all__ = [
     "Account",
     "AccountStatus",
     "Base",
+    "DefaultModel",
+    "GatewayKey",
     "Invitation",
+    "LoadBalancingConfig",
+    "ProviderConfig",
+    "ProviderCredential",
     "RefreshToken",
     "Setup",
     "TaskRun",
     "TaskStatus",
     "Tenant",
     "TenantAccountJoin",
+    "TenantKey",
     "TenantRole",
     "TenantStatus",
     "utcnow",

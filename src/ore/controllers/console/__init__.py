@@ -2,7 +2,16 @@
 
 from fastapi import APIRouter
 
-from ore.controllers.console import account, activate, auth, members, setup, system, workspaces
+from ore.controllers.console import (
+    account,
+    activate,
+    auth,
+    gateway_keys,
+    members,
+    setup,
+    system,
+    workspaces,
+)
 
 router = APIRouter()
 router.include_router(setup.router)
@@ -12,3 +21,4 @@ router.include_router(account.router)
 router.include_router(workspaces.router)
 router.include_router(members.router)
 router.include_router(activate.router)
+router.include_router(gateway_keys.router)
