@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from ore.config import Settings
 from ore.extensions.database import Database, TextWithNul, after_commit
-from ore.models import Account
+from ore.models import Account, Tenant
 from ore.services import accounts
 
 
@@ -80,4 +80,18 @@ async def test_units_of_work_queue_in_order_and_never_nest_on_sqlite(settings: S
     else:
         assert sorted(order) == sorted(["first:start", "first:end", "second:start", "second:end"])
     await db.ping()  # never queues behind a writer
+    await db.dispose()
+
+
+async def test_nul_check_handles_batched_multi_row_inserts(settings: Settings) -> None:
+    db = Database(settings)
+    async with db.unit_of_work() as session:
+        # Rows of one table flushed together go out as one batched INSERT.
+        session.add_all([Tenant(name="first"), Tenant(name="second"), Tenant(name="third")])
+    with pytest.raises(TextWithNul):
+        async with db.unit_of_work() as session:
+            session.add_all([Tenant(name="fine"), Tenant(name="bro\x00ken")])
+    async with db.unit_of_work() as session:
+        names = sorted((await session.scalars(select(Tenant.name))).all())
+    assert names == ["first", "second", "third"]
     await db.dispose()

@@ -75,12 +75,20 @@ def _refuse_nul(
     Checked here, once for every statement, so no endpoint can turn such input into a 500
     or into a silently shortened value: the caller gets 400 invalid_param instead.
     """
-    rows = parameters if executemany else (parameters,)
-    for row in rows:
-        values = row.values() if isinstance(row, dict) else row
-        for value in values or ():
-            if isinstance(value, str) and "\x00" in value:
-                raise TextWithNul()
+    if _contains_nul(parameters):
+        raise TextWithNul()
+
+
+def _contains_nul(parameters: Any) -> bool:
+    # Shapes differ by path: a dict or tuple per row, a list of them for executemany, and
+    # one flat tuple for a batched multi-row INSERT; walk whatever came.
+    if isinstance(parameters, str):
+        return "\x00" in parameters
+    if isinstance(parameters, dict):
+        return any(_contains_nul(value) for value in parameters.values())
+    if isinstance(parameters, list | tuple):
+        return any(_contains_nul(value) for value in parameters)
+    return False
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
