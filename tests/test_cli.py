@@ -32,6 +32,11 @@ def test_every_command_has_help() -> None:
         ["config"],
         ["config", "show"],
         ["config", "docs"],
+        ["worker"],
+        ["tasks"],
+        ["tasks", "list"],
+        ["secrets"],
+        ["secrets", "rewrap"],
     ):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, (args, result.output)
