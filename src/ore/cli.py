@@ -295,6 +295,23 @@ def secrets_rewrap(
     console.print(f"re-wrapped {count} workspace keys with the configured SECRET_KEY")
 
 
+models_app = typer.Typer(help="Models (the offline local models).", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("serve-local")
+def models_serve_local(
+    host: Annotated[str, typer.Option(help="Bind address (keep it on loopback).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8001,
+) -> None:
+    """Serve the local chat and embedding models as an OpenAI-compatible API (/v1/...)."""
+    import uvicorn
+
+    from ore.controllers.local_openai import create_local_openai_app
+
+    uvicorn.run(create_local_openai_app(), host=host, port=port, log_config=None)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,139 @@
+"""`ore models serve-local` as a real process, driven by the official openai SDK."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from openai import BadRequestError, OpenAI
+
+from tests.processes import free_port, ore_environment, start_ore, stop
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data_dir: Path = tmp_path_factory.mktemp("serve-local")
+    port = free_port()
+    server = start_ore(
+        "models", "serve-local", "--port", str(port), data_dir=data_dir, env=ore_environment()
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                log = (data_dir / "ore.log").read_text(errors="replace")
+                raise AssertionError(f"serve-local exited: {log[-2000:]}")
+            try:
+                if httpx.get(f"{url}/models", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "serve-local did not answer in 60 s"
+            time.sleep(0.1)
+        yield url
+    finally:
+        stop(server)
+
+
+@pytest.fixture
+def client(base_url: str) -> OpenAI:
+    return OpenAI(base_url=base_url, api_key="unused", max_retries=0)
+
+
+def test_lists_the_local_models(client: OpenAI) -> None:
+    ids = [m.id for m in client.models.list()]
+    assert ids == ["smollm2-135m-instruct", "all-minilm-l6-v2", "all-minilm-l6-v2-rerank"]
+
+
+def test_blocking_chat(client: OpenAI) -> None:
+    reply = client.chat.completions.create(
+        model="smollm2-135m-instruct",
+        messages=[{"role": "user", "content": "Say hi."}],
+        max_tokens=8,
+    )
+    assert reply.choices[0].message.content
+    assert reply.choices[0].finish_reason in ("stop", "length")
+    assert reply.usage is not None
+    assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
+    assert reply.usage.completion_tokens > 0
+
+
+def test_streaming_chat_with_usage(client: OpenAI) -> None:
+    stream = client.chat.completions.create(
+        model="smollm2-135m-instruct",
+        messages=[{"role": "user", "content": "Name two fruits."}],
+        max_tokens=10,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.strip()
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
+    assert finishes[-1] in ("stop", "length")
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens > 0
+
+
+def test_forced_tool_call_over_the_wire(client: OpenAI) -> None:
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string", "maxLength": 30}},
+                "required": ["city"],
+            },
+        },
+    }
+    reply = client.chat.completions.create(
+        model="smollm2-135m-instruct",
+        messages=[{"role": "user", "content": "Weather in Oslo?"}],
+        max_tokens=48,
+        tools=[tool],  # type: ignore[list-item]
+        tool_choice="required",
+    )
+    calls = reply.choices[0].message.tool_calls
+    assert reply.choices[0].finish_reason == "tool_calls"
+    assert calls is not None
+    assert calls[0].function.name == "get_weather"  # type: ignore[union-attr]
+    assert "city" in json.loads(calls[0].function.arguments)  # type: ignore[union-attr]
+
+
+def test_bad_parameter_is_a_400_in_openai_shape(client: OpenAI) -> None:
+    with pytest.raises(BadRequestError) as caught:
+        client.chat.completions.create(
+            model="smollm2-135m-instruct",
+            messages=[{"role": "user", "content": "x"}],
+            temperature=5,
+        )
+    assert "temperature" in str(caught.value)
+
+
+def test_embeddings_float_and_base64(client: OpenAI) -> None:
+    texts = ["A cat sits on the mat.", "A kitten is on the rug.", "Interest rates rose."]
+    default = client.embeddings.create(model="all-minilm-l6-v2", input=texts)  # base64
+    floats = client.embeddings.create(
+        model="all-minilm-l6-v2", input=texts, encoding_format="float"
+    )
+    assert [len(d.embedding) for d in floats.data] == [384, 384, 384]
+    assert default.data[0].embedding == pytest.approx(floats.data[0].embedding, abs=1e-6)
+    a, b, c = (d.embedding for d in floats.data)
+    assert sum(x * y for x, y in zip(a, b, strict=True)) > sum(
+        x * y for x, y in zip(a, c, strict=True)
+    )
+    assert floats.usage.prompt_tokens > 0
+
+
+def test_rerank(base_url: str) -> None:
+    body = {"query": "password reset", "documents": ["Cats purr.", "Reset your password here."]}
+    results = httpx.post(f"{base_url}/rerank", json=body, timeout=30).json()["results"]
+    assert results[0]["index"] == 1
