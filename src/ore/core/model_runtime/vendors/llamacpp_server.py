@@ -1,0 +1,12 @@
+"""llama.cpp server (OpenAI-compatible API)."""
+
+from ore.core.model_runtime.vendors._common import openai_vendor
+
+provider = openai_vendor(
+    "llamacpp_server",
+    "llama.cpp server",
+    "http://127.0.0.1:8080/v1",
+    [],
+    key_required=False,
+    methods=["customizable-model"],
+)

@@ -1,0 +1,12 @@
+"""Ollama (OpenAI-compatible API)."""
+
+from ore.core.model_runtime.vendors._common import openai_vendor
+
+provider = openai_vendor(
+    "ollama",
+    "Ollama",
+    "http://127.0.0.1:11434/v1",
+    [],
+    key_required=False,
+    methods=["customizable-model"],
+)
