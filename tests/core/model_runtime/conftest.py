@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ore.core.model_runtime.retry import CallPolicy
+from tests.core.kv.conftest import kv  # noqa: F401 - the KV fixture, memory and Redis
 from tests.processes import free_port
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ore.core.http import AddressKind, AddressPolicy, OutboundHttpClient
 from ore.core.model_runtime.entities import (
     ChatChunk,
     ChatMessage,
@@ -304,3 +305,44 @@ async def test_embeddings(upstream: ScriptedServer, http_client: httpx.AsyncClie
     assert result.embeddings == [[1.0, 0.0], [0.0, 1.0]]
     assert result.usage.prompt_tokens == 4 and not result.usage.estimated
     assert upstream.received[0][1]["input"] == ["a", "b"]
+
+
+async def test_missing_api_key_is_provider_not_initialize(upstream: ScriptedServer) -> None:
+    with pytest.raises(ProviderNotInitialized):
+        openai_provider.stream_chat(hello(), {"base_url": upstream.url + "/v1"})
+    with pytest.raises(CredentialsInvalid, match="API Key is required"):
+        await openai_provider.validate_credentials({"base_url": upstream.url})
+    assert upstream.received == []
+
+
+async def test_through_the_guarded_provider_client(upstream: ScriptedServer) -> None:
+    """ore passes the SDK its core/http client; loopback is admitted only when allowed."""
+    allowed = OutboundHttpClient(AddressPolicy(allowed_kinds=frozenset({AddressKind.LOOPBACK})))
+    refused = OutboundHttpClient(AddressPolicy())
+    try:
+        upstream.queue(openai_stream(*TEXT))
+        result = await openai_provider.chat(
+            hello(), creds(upstream), http_client=allowed.httpx_client
+        )
+        assert result.message.content == "Hello!"
+        policy = CallPolicy(max_retries=0)
+        with pytest.raises(CompletionRequestError, match="loopback"):
+            await openai_provider.chat(
+                hello(), creds(upstream), http_client=refused.httpx_client, policy=policy
+            )
+        assert len(upstream.received) == 1
+    finally:
+        await allowed.aclose()
+        await refused.aclose()
+
+
+async def test_leaving_a_stream_early_closes_it(
+    upstream: ScriptedServer, http_client: httpx.AsyncClient
+) -> None:
+    upstream.queue(openai_stream(*TEXT), openai_stream(*TEXT))
+    stream = openai_provider.stream_chat(hello(), creds(upstream), http_client=http_client)
+    assert (await anext(stream)).content == "Hel"
+    await stream.aclose()
+    # The connection went back to the pool: the next call on the same client works.
+    result = await openai_provider.chat(hello(), creds(upstream), http_client=http_client)
+    assert result.message.content == "Hello!"

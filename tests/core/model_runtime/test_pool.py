@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
+from ore.core.kv import KV
 from ore.core.kv.memory import MemoryKV
 from ore.core.model_runtime.entities import ChatMessage, ChatRequest
 from ore.core.model_runtime.errors import CredentialsInvalid, ProviderNotInitialized, RateLimited
@@ -20,7 +23,7 @@ def request() -> ChatRequest:
     return ChatRequest(model="gpt-4o", messages=[ChatMessage(role="user", content="hi")])
 
 
-def pool(upstream: ScriptedServer, kv: MemoryKV, *keys: str) -> CredentialPool:
+def pool(upstream: ScriptedServer, kv: KV, *keys: str) -> CredentialPool:
     entries = [
         PooledCredential(id=key, credentials={"api_key": key, "base_url": upstream.url + "/v1"})
         for key in keys
@@ -33,9 +36,8 @@ def keys_used(upstream: ScriptedServer) -> list[str]:
 
 
 async def test_failover_after_429_and_cooldown(
-    upstream: ScriptedServer, http_client: httpx.AsyncClient
+    upstream: ScriptedServer, http_client: httpx.AsyncClient, kv: KV
 ) -> None:
-    kv = MemoryKV()
     credentials = pool(upstream, kv, "key-a", "key-b")
     upstream.queue(error(429, "quota"), openai_stream(chunk("ok"), chunk(finish="stop")))
     result = await credentials.chat(
@@ -45,15 +47,19 @@ async def test_failover_after_429_and_cooldown(
     assert keys_used(upstream) == ["key-a", "key-b"]
     assert await credentials.is_cooling("key-a")
     assert not await credentials.is_cooling("key-b")
-    # While key-a cools down, every call goes to key-b, whatever the rotation says.
+    # While key-a cools down, every call goes to key-b, whatever the rotation says, also
+    # from another pool on the same KV (another process, with Redis).
+    other = pool(upstream, kv, "key-a", "key-b")
     upstream.queue(*[openai_stream(chunk("ok"), chunk(finish="stop")) for _ in range(2)])
-    for _ in range(2):
-        await credentials.chat(openai_provider, request(), http_client=http_client, policy=NO_RETRY)
+    for each in (credentials, other):
+        await each.chat(openai_provider, request(), http_client=http_client, policy=NO_RETRY)
     assert keys_used(upstream)[2:] == ["key-b", "key-b"]
 
 
-async def test_round_robin(upstream: ScriptedServer, http_client: httpx.AsyncClient) -> None:
-    credentials = pool(upstream, MemoryKV(), "key-a", "key-b")
+async def test_round_robin(
+    upstream: ScriptedServer, http_client: httpx.AsyncClient, kv: KV
+) -> None:
+    credentials = pool(upstream, kv, "key-a", "key-b")
     upstream.queue(*[openai_stream(chunk("ok"), chunk(finish="stop")) for _ in range(3)])
     for _ in range(3):
         await credentials.chat(openai_provider, request(), http_client=http_client)
@@ -83,3 +89,21 @@ async def test_non_retryable_errors_do_not_fail_over(
 async def test_empty_pool_is_provider_not_initialize(upstream: ScriptedServer) -> None:
     with pytest.raises(ProviderNotInitialized):
         await pool(upstream, MemoryKV()).chat(openai_provider, request())
+
+
+async def test_cooldown_expires(upstream: ScriptedServer, kv: KV) -> None:
+    credentials = CredentialPool(
+        kv, "tenant-2:openai", [PooledCredential("key-a", {"api_key": "a"})], cooldown=0.2
+    )
+    await credentials.cool_down("key-a")
+    with pytest.raises(RateLimited):
+        await credentials.candidates()
+    await asyncio.sleep(0.5)
+    assert [e.id for e in await credentials.candidates()] == ["key-a"]
+
+
+async def test_weights_repeat_an_entry(kv: KV) -> None:
+    entries = [PooledCredential("a", {"api_key": "a"}, weight=2), PooledCredential("b", {})]
+    credentials = CredentialPool(kv, "tenant-3:openai", entries)
+    firsts = [(await credentials.candidates())[0].id for _ in range(6)]
+    assert firsts == ["a", "a", "b", "a", "a", "b"]

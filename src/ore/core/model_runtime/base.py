@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -111,16 +112,25 @@ class ModelAdapter(ABC):
     async def validate_credentials(
         self, credentials: Credentials, *, http_client: httpx.AsyncClient | None = None
     ) -> None:
-        """Check the required form fields, then make a real call."""
-        self.require_credentials(credentials)
+        """Check the required form fields, then make a real call; failures raise
+        :class:`CredentialsInvalid` (400 ``invalid_param``) with the provider's message."""
+        missing = self.missing_field(credentials)
+        if missing is not None:
+            raise CredentialsInvalid(f"{missing} is required.")
         await self.check_credentials(credentials, http_client)
 
-    def require_credentials(self, credentials: Credentials | None) -> None:
-        if not credentials:
-            raise ProviderNotInitialized()
+    def missing_field(self, credentials: Credentials | None) -> str | None:
+        """The label of the first required credential field that is empty, if any."""
         for field in self.descriptor.credential_form_schemas:
-            if field.required and not credentials.get(field.variable):
-                raise CredentialsInvalid(f"{field.label.en_US} is required.")
+            if field.required and not (credentials or {}).get(field.variable):
+                return field.label.en_US
+        return None
+
+    def require_credentials(self, credentials: Credentials | None) -> Credentials:
+        """Credentials fit for a call, or :class:`ProviderNotInitialized`."""
+        if not credentials or self.missing_field(credentials) is not None:
+            raise ProviderNotInitialized()
+        return credentials
 
     def stream_chat(
         self,
@@ -129,12 +139,11 @@ class ModelAdapter(ABC):
         *,
         http_client: httpx.AsyncClient | None = None,
         policy: CallPolicy | None = None,
-    ) -> AsyncIterator[ChatChunk]:
+    ) -> AsyncGenerator[ChatChunk, None]:
         """Stream a chat: parameters are validated now, before anything is sent."""
-        if not credentials:
-            raise ProviderNotInitialized()
+        usable = self.require_credentials(credentials)
         parameters = validate_parameters(self.parameter_rules(request.model), request.parameters)
-        return self._metered(request, parameters, credentials, http_client, policy or CallPolicy())
+        return self._metered(request, parameters, usable, http_client, policy or CallPolicy())
 
     async def chat(
         self,
@@ -155,7 +164,7 @@ class ModelAdapter(ABC):
         credentials: Credentials,
         http_client: httpx.AsyncClient | None,
         policy: CallPolicy,
-    ) -> AsyncIterator[ChatChunk]:
+    ) -> AsyncGenerator[ChatChunk, None]:
         """Pass chunks on, then one closing chunk with priced usage."""
         started = time.monotonic()
         reported = None
@@ -164,14 +173,15 @@ class ModelAdapter(ABC):
         stream = guarded_stream(
             lambda: self.open_stream(request, parameters, credentials, http_client), policy
         )
-        async for chunk in stream:
-            text.append(chunk.content)
-            args.extend(d.arguments + (d.name or "") for d in chunk.tool_calls)
-            if chunk.usage is not None:
-                reported = chunk.usage
-                chunk = chunk.model_copy(update={"usage": None})
-            if chunk.content or chunk.tool_calls or chunk.finish_reason:
-                yield chunk
+        async with aclosing(stream):
+            async for chunk in stream:
+                text.append(chunk.content)
+                args.extend(d.arguments + (d.name or "") for d in chunk.tool_calls)
+                if chunk.usage is not None:
+                    reported = chunk.usage
+                    chunk = chunk.model_copy(update={"usage": None})
+                if chunk.content or chunk.tool_calls or chunk.finish_reason:
+                    yield chunk
         found = self.model_descriptor(request.model)
         pricing = found.pricing if found else None
         latency = time.monotonic() - started

@@ -160,7 +160,7 @@ class OpenAICompatibleAdapter(ModelAdapter):
         policy: CallPolicy | None = None,
     ) -> EmbeddingResult:
         """Embed in batches of :data:`EMBEDDING_BATCH`, each retried on its own."""
-        self.require_credentials(credentials)
+        credentials = self.require_credentials(credentials)
         policy = policy or CallPolicy()
         client = self.make_client(credentials, http_client, policy)
         vectors: list[list[float]] = []

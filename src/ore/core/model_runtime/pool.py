@@ -9,7 +9,8 @@ process shares them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,7 +78,7 @@ class CredentialPool:
         *,
         http_client: httpx.AsyncClient | None = None,
         policy: CallPolicy | None = None,
-    ) -> AsyncIterator[ChatChunk]:
+    ) -> AsyncGenerator[ChatChunk, None]:
         """Stream from the first credential that answers; fail over before the first chunk."""
         last: ModelRuntimeError | None = None
         for entry in await self.candidates():
@@ -89,14 +90,16 @@ class CredentialPool:
             except StopAsyncIteration:
                 return
             except ModelRuntimeError as exc:
+                await stream.aclose()
                 if not exc.retryable:
                     raise
                 await self.cool_down(entry.id)
                 last = exc
                 continue
-            yield first
-            async for chunk in stream:
-                yield chunk
+            async with aclosing(stream):
+                yield first
+                async for chunk in stream:
+                    yield chunk
             return
         assert last is not None
         raise last

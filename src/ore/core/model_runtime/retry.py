@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -81,7 +81,9 @@ async def _first_chunk(
             await asyncio.sleep(delay)
 
 
-async def guarded_stream(factory: StreamFactory, policy: CallPolicy) -> AsyncIterator[ChatChunk]:
+async def guarded_stream(
+    factory: StreamFactory, policy: CallPolicy
+) -> AsyncGenerator[ChatChunk, None]:
     """Run ``factory``'s stream under ``policy``: retries before the first chunk, phase
     timeouts and an overall deadline after it."""
     started = time.monotonic()
