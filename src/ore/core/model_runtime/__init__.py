@@ -6,6 +6,7 @@ entry points, retries and deadlines, usage and prices, and credential failover.
 """
 
 from ore.core.model_runtime.base import Credentials, ModelAdapter
+from ore.core.model_runtime.embedding_cache import EmbeddingCache
 from ore.core.model_runtime.entities import (
     ChatChunk,
     ChatMessage,
@@ -30,6 +31,7 @@ __all__ = [
     "ChatResult",
     "CredentialPool",
     "Credentials",
+    "EmbeddingCache",
     "EmbeddingRequest",
     "EmbeddingResult",
     "ModelAdapter",
