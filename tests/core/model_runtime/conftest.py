@@ -88,7 +88,14 @@ def _server() -> Iterator[ScriptedServer]:
     app = Starlette(
         routes=[Route("/{path:path}", server.handle, methods=["GET", "POST"])],
     )
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+    )
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
@@ -202,5 +209,19 @@ def hang(seconds: float = 30.0, after: list[str] | None = None) -> Handler:
 def json_response(payload: Any) -> Handler:
     def handler(body: dict[str, Any], request: Request) -> Response:
         return JSONResponse(payload)
+
+    return handler
+
+
+def trickle(frame: str, *, every: float, count: int) -> Handler:
+    """Send ``frame`` ``count`` times, ``every`` seconds apart (each within any chunk timeout)."""
+
+    def handler(body: dict[str, Any], request: Request) -> Response:
+        async def frames() -> AsyncIterator[bytes]:
+            for _ in range(count):
+                yield frame.encode()
+                await asyncio.sleep(every)
+
+        return StreamingResponse(frames(), media_type="text/event-stream")
 
     return handler

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -32,6 +33,7 @@ from tests.core.model_runtime.conftest import (
     hang,
     json_response,
     openai_stream,
+    trickle,
 )
 
 
@@ -197,7 +199,7 @@ async def test_first_chunk_timeout(
 async def test_stall_after_first_chunk_times_out(
     upstream: ScriptedServer, http_client: httpx.AsyncClient
 ) -> None:
-    first = "data: " + __import__("json").dumps(chunk("Hel")) + "\n\n"
+    first = "data: " + json.dumps(chunk("Hel")) + "\n\n"
     upstream.queue(hang(5.0, after=[first]))
     policy = CallPolicy(max_retries=0, first_chunk_timeout=2, chunk_timeout=0.3)
     stream = openai_provider.stream_chat(
@@ -346,3 +348,45 @@ async def test_leaving_a_stream_early_closes_it(
     # The connection went back to the pool: the next call on the same client works.
     result = await openai_provider.chat(hello(), creds(upstream), http_client=http_client)
     assert result.message.content == "Hello!"
+
+
+async def test_azure_deployment_and_api_version(
+    upstream: ScriptedServer, http_client: httpx.AsyncClient
+) -> None:
+    from ore.core.model_runtime.entities import ImagePart, TextPart
+    from ore.core.model_runtime.vendors.azure_openai import provider as azure
+
+    upstream.queue(openai_stream(*TEXT))
+    request = ChatRequest(
+        model="my-gpt4o-deployment",
+        messages=[
+            ChatMessage(
+                role="user",
+                content=[TextPart(text="What is this?"), ImagePart(url="data:image/png;base64,AA")],
+            )
+        ],
+    )
+    credentials = {
+        "openai_api_base": upstream.url,
+        "api_key": "azure-key",
+        "openai_api_version": "2024-10-21",
+    }
+    result = await azure.chat(request, credentials, http_client=http_client)
+    assert result.message.content == "Hello!"
+    path, body, headers = upstream.received[0]
+    assert path == "/openai/deployments/my-gpt4o-deployment/chat/completions"
+    assert headers["api-key"] == "azure-key"
+    assert body["messages"][0]["content"][1] == {
+        "type": "image_url",
+        "image_url": {"url": "data:image/png;base64,AA", "detail": "auto"},
+    }
+
+
+async def test_overall_deadline_bounds_a_trickling_stream(
+    upstream: ScriptedServer, http_client: httpx.AsyncClient
+) -> None:
+    frame = "data: " + json.dumps(chunk("x")) + "\n\n"
+    upstream.queue(trickle(frame, every=0.1, count=100))
+    policy = CallPolicy(max_retries=0, first_chunk_timeout=5, chunk_timeout=5, deadline=0.5)
+    with pytest.raises(CompletionRequestError, match="overall deadline"):
+        await openai_provider.chat(hello(), creds(upstream), http_client=http_client, policy=policy)

@@ -50,6 +50,13 @@ async def _next(it: AsyncIterator[ChatChunk], timeout: float, phase: str) -> Cha
         ) from None
 
 
+def _limit(phase_timeout: float, remaining: float, phase: str) -> tuple[float, str]:
+    """The wait for the next chunk and what it is named after, phase or deadline."""
+    if remaining < phase_timeout:
+        return remaining, "overall deadline"
+    return phase_timeout, phase
+
+
 async def _close(it: AsyncIterator[ChatChunk]) -> None:
     aclose = getattr(it, "aclose", None)
     if aclose is not None:
@@ -67,7 +74,7 @@ async def _first_chunk(
         it = factory()
         remaining = policy.deadline - (time.monotonic() - started)
         try:
-            first = await _next(it, min(policy.first_chunk_timeout, remaining), "first chunk")
+            first = await _next(it, *_limit(policy.first_chunk_timeout, remaining, "first chunk"))
             return it, first
         except StopAsyncIteration:
             return it, None
@@ -97,7 +104,7 @@ async def guarded_stream(
             if remaining <= 0:
                 raise CompletionRequestError("The model call exceeded its deadline.")
             try:
-                chunk = await _next(it, min(policy.chunk_timeout, remaining), "next chunk")
+                chunk = await _next(it, *_limit(policy.chunk_timeout, remaining, "next chunk"))
             except StopAsyncIteration:
                 return
             yield chunk
