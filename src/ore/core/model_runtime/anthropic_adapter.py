@@ -133,9 +133,12 @@ class AnthropicAdapter(ModelAdapter):
         self.default_base_url = default_base_url
 
     def make_client(
-        self, credentials: Credentials, http_client: httpx.AsyncClient | None
+        self,
+        credentials: Credentials,
+        http_client: httpx.AsyncClient | None,
+        policy: CallPolicy | None = None,
     ) -> anthropic.AsyncAnthropic:
-        policy = CallPolicy()
+        policy = policy or CallPolicy()
         return anthropic.AsyncAnthropic(
             api_key=str(credentials.get("anthropic_api_key") or ""),
             base_url=credentials.get("anthropic_api_url") or self.default_base_url,
@@ -178,9 +181,10 @@ class AnthropicAdapter(ModelAdapter):
         parameters: dict[str, Any],
         credentials: Credentials,
         http_client: httpx.AsyncClient | None,
+        policy: CallPolicy,
     ) -> AsyncIterator[ChatChunk]:
         body = self.request_body(request, parameters)
-        client = self.make_client(credentials, http_client)
+        client = self.make_client(credentials, http_client, policy)
         try:
             stream = await client.messages.create(**body)
             try:

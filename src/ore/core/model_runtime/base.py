@@ -65,8 +65,10 @@ class ModelAdapter(ABC):
         parameters: dict[str, Any],
         credentials: Credentials,
         http_client: httpx.AsyncClient | None,
+        policy: CallPolicy,
     ) -> AsyncIterator[ChatChunk]:
-        """One upstream streaming call; every failure raised as a runtime error."""
+        """One upstream streaming call (connect timeout from ``policy``); every failure
+        raised as a runtime error."""
 
     @abstractmethod
     async def check_credentials(
@@ -171,7 +173,8 @@ class ModelAdapter(ABC):
         text: list[str] = []
         args: list[str] = []
         stream = guarded_stream(
-            lambda: self.open_stream(request, parameters, credentials, http_client), policy
+            lambda: self.open_stream(request, parameters, credentials, http_client, policy),
+            policy,
         )
         async with aclosing(stream):
             async for chunk in stream:

@@ -124,8 +124,9 @@ class OpenAICompatibleAdapter(ModelAdapter):
         parameters: dict[str, Any],
         credentials: Credentials,
         http_client: httpx.AsyncClient | None,
+        policy: CallPolicy,
     ) -> AsyncIterator[ChatChunk]:
-        client = self.make_client(credentials, http_client, CallPolicy())
+        client = self.make_client(credentials, http_client, policy)
         try:
             stream = await client.chat.completions.create(**request_body(request, parameters))
             finished = False
