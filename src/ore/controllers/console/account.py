@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from ore.controllers.console.fields import avatar_url, timestamp
 from ore.controllers.cookies import REFRESH_COOKIE, read_cookie
 from ore.controllers.deps import CurrentAccount, SessionDep, SettingsDep
 from ore.models import Account
@@ -33,18 +33,6 @@ class AccountOut(BaseModel):
     created_at: int | None
 
 
-def unix_seconds(value: datetime | None) -> int | None:
-    return None if value is None else int(value.timestamp())
-
-
-def avatar_url(avatar: str | None) -> str | None:
-    """A URL avatar is its own URL. Upload-file avatars get a signed link once the files
-    service exists; until then they have none."""
-    if avatar and avatar.startswith(("http://", "https://")):
-        return avatar
-    return None
-
-
 def account_out(account: Account) -> AccountOut:
     return AccountOut(
         id=str(account.id),
@@ -56,9 +44,9 @@ def account_out(account: Account) -> AccountOut:
         interface_language=account.interface_language,
         interface_theme=account.interface_theme,
         timezone=account.timezone,
-        last_login_at=unix_seconds(account.last_login_at),
+        last_login_at=timestamp(account.last_login_at),
         last_login_ip=account.last_login_ip,
-        created_at=unix_seconds(account.created_at),
+        created_at=timestamp(account.created_at),
     )
 
 

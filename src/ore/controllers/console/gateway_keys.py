@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from ore.controllers.console.workspaces import timestamp
+from ore.controllers.console.fields import timestamp
 from ore.controllers.deps import AdminWorkspace, SessionDep
 from ore.services import gateway_keys
 

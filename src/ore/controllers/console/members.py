@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from ore.controllers.console.workspaces import timestamp
+from ore.controllers.console.fields import avatar_url, timestamp
 from ore.controllers.deps import CurrentWorkspace, SessionDep, SettingsDep
 from ore.models import Account, TenantRole
 from ore.services import invitations, members
@@ -26,13 +26,6 @@ class MemberInvite(BaseModel):
 
 class MemberRoleUpdate(BaseModel):
     role: str
-
-
-def avatar_url(avatar: str | None) -> str | None:
-    # Uploaded avatars get a signed URL once files exist; a plain URL is shown as it is.
-    if avatar and avatar.startswith(("http://", "https://")):
-        return avatar
-    return None
 
 
 def member_info(account: Account, role: TenantRole) -> dict[str, Any]:

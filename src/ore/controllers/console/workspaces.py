@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, StringConstraints
 
+from ore.controllers.console.fields import timestamp
 from ore.controllers.deps import AdminWorkspace, CurrentAccount, CurrentWorkspace, SessionDep
 from ore.models import Tenant, TenantRole
 from ore.services import workspaces
@@ -34,11 +34,6 @@ class WorkspaceRename(BaseModel):
 
 class WorkspaceSwitch(BaseModel):
     tenant_id: str
-
-
-def timestamp(value: datetime | None) -> int | None:
-    """Dify's TimestampField: integer unix seconds, null when unset."""
-    return int(value.timestamp()) if value is not None else None
 
 
 def tenant_info(tenant: Tenant, role: TenantRole | str) -> dict[str, Any]:
