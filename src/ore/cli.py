@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from ore.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 app = typer.Typer(
     help="ore: self-hosted LLM application platform with Dify-compatible APIs.",
@@ -33,6 +37,34 @@ def _settings(**overrides: object) -> Settings:
     except ConfigError as error:
         err_console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
+
+
+T = TypeVar("T")
+
+
+def _in_unit_of_work(
+    settings: Settings, work: Callable[[AsyncSession], Awaitable[T]], *, migrate: bool = False
+) -> T:
+    """Run ``work`` in one unit of work on a fresh engine; an OreError exits 1 with its code."""
+    from ore.core.errors import OreError
+    from ore.extensions import migrations
+    from ore.extensions.database import Database
+
+    async def _run() -> T:
+        if migrate and settings.MIGRATION_ENABLED:
+            await migrations.upgrade(settings)
+        db = Database(settings)
+        try:
+            async with db.unit_of_work() as session:
+                return await work(session)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(_run())
+    except OreError as error:
+        err_console.print(f"[red]{error.code}: {error.message}[/red]")
+        raise typer.Exit(1) from error
 
 
 @app.command()
@@ -145,35 +177,15 @@ def init(
     ] = None,
 ) -> None:
     """Create the first admin account and workspace (what POST /console/api/setup does)."""
-    from ore.core.errors import OreError
-    from ore.extensions import migrations
-    from ore.extensions.database import Database
     from ore.services import setup
 
-    settings = _settings()
+    async def _create(session: AsyncSession) -> str:
+        account = await setup.create_first_admin(
+            session, email=email, name=name, password=password, workspace_name=workspace_name
+        )
+        return account.email
 
-    async def _run() -> str:
-        if settings.MIGRATION_ENABLED:
-            await migrations.upgrade(settings)
-        db = Database(settings)
-        try:
-            async with db.unit_of_work() as session:
-                account = await setup.create_first_admin(
-                    session,
-                    email=email,
-                    name=name,
-                    password=password,
-                    workspace_name=workspace_name,
-                )
-                return account.email
-        finally:
-            await db.dispose()
-
-    try:
-        created = asyncio.run(_run())
-    except OreError as error:
-        err_console.print(f"[red]{error.code}: {error.message}[/red]")
-        raise typer.Exit(1) from error
+    created = _in_unit_of_work(_settings(), _create, migrate=True)
     console.print(f"created administrator {created}; sign in at /console/api/login")
 
 
@@ -271,27 +283,14 @@ def secrets_rewrap(
     ],
 ) -> None:
     """Re-wrap every workspace key from the old SECRET_KEY to the configured one."""
-    from ore.core.errors import OreError
-    from ore.extensions.database import Database
     from ore.services import secrets
 
     settings = _settings()
 
-    async def _run() -> int:
-        db = Database(settings)
-        try:
-            async with db.unit_of_work() as session:
-                return await secrets.rewrap_tenant_keys(
-                    session, old_secret_key, settings.SECRET_KEY
-                )
-        finally:
-            await db.dispose()
+    async def _rewrap(session: AsyncSession) -> int:
+        return await secrets.rewrap_tenant_keys(session, old_secret_key, settings.SECRET_KEY)
 
-    try:
-        count = asyncio.run(_run())
-    except OreError as error:
-        err_console.print(f"[red]{error.code}: {error.message}[/red]")
-        raise typer.Exit(1) from error
+    count = _in_unit_of_work(settings, _rewrap)
     console.print(f"re-wrapped {count} workspace keys with the configured SECRET_KEY")
 
 
