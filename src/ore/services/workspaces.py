@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ore.core.errors import Forbidden, Unauthorized
@@ -47,6 +47,18 @@ async def create_workspace(session: AsyncSession, *, name: str, owner: Account) 
     return tenant
 
 
+def _memberships(account_id: uuid.UUID) -> Select[Tenant, TenantAccountJoin]:
+    """The account's memberships in normal (not archived) workspaces, with the workspace."""
+    return (
+        select(Tenant, TenantAccountJoin)
+        .join(TenantAccountJoin, TenantAccountJoin.tenant_id == Tenant.id)
+        .where(
+            TenantAccountJoin.account_id == account_id,
+            Tenant.status == TenantStatus.NORMAL,
+        )
+    )
+
+
 async def get_membership(
     session: AsyncSession, tenant_id: uuid.UUID, account_id: uuid.UUID
 ) -> TenantAccountJoin | None:
@@ -67,13 +79,9 @@ async def current_membership(
     """
     rows = (
         await session.execute(
-            select(Tenant, TenantAccountJoin)
-            .join(TenantAccountJoin, TenantAccountJoin.tenant_id == Tenant.id)
-            .where(
-                TenantAccountJoin.account_id == account_id,
-                Tenant.status == TenantStatus.NORMAL,
+            _memberships(account_id).order_by(
+                TenantAccountJoin.current.desc(), TenantAccountJoin.created_at
             )
-            .order_by(TenantAccountJoin.current.desc(), TenantAccountJoin.created_at)
         )
     ).all()
     if not rows:
@@ -98,13 +106,7 @@ async def list_workspaces(
     Call :func:`current_membership` first so exactly one row carries ``current``.
     """
     rows = await session.execute(
-        select(Tenant, TenantAccountJoin)
-        .join(TenantAccountJoin, TenantAccountJoin.tenant_id == Tenant.id)
-        .where(
-            TenantAccountJoin.account_id == account_id,
-            Tenant.status == TenantStatus.NORMAL,
-        )
-        .order_by(TenantAccountJoin.created_at, Tenant.id)
+        _memberships(account_id).order_by(TenantAccountJoin.created_at, Tenant.id)
     )
     return [(tenant, join) for tenant, join in rows]
 
@@ -122,17 +124,7 @@ async def switch_workspace(
         wanted = uuid.UUID(tenant_id)
     except ValueError as error:
         raise AccountNotLinkTenant() from error
-    row = (
-        await session.execute(
-            select(Tenant, TenantAccountJoin)
-            .join(TenantAccountJoin, TenantAccountJoin.tenant_id == Tenant.id)
-            .where(
-                Tenant.id == wanted,
-                Tenant.status == TenantStatus.NORMAL,
-                TenantAccountJoin.account_id == account_id,
-            )
-        )
-    ).first()
+    row = (await session.execute(_memberships(account_id).where(Tenant.id == wanted))).first()
     if row is None:
         raise AccountNotLinkTenant()
     tenant, join = row
