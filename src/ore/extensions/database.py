@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
@@ -198,9 +197,3 @@ async def run_after_commit(session: AsyncSession) -> None:
             # The transaction is already durable; a failed follow-up must not turn the
             # response into an error. Task backends persist state so nothing is lost.
             logger.exception("after-commit callback failed")
-
-
-def is_integrity_error(error: BaseException) -> bool:
-    from sqlalchemy.exc import IntegrityError
-
-    return isinstance(error, IntegrityError | sqlite3.IntegrityError)
