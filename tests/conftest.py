@@ -144,3 +144,22 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 4321))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def local_openai_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The ``/v1`` base URL of one `ore models serve-local` process shared by the session:
+    the real OpenAI-compatible server on loopback that provider tests call."""
+    from tests.upstreams import start_serve_local
+
+    with start_serve_local(tmp_path_factory.mktemp("serve-local")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def scripted_server() -> Iterator[Any]:
+    """One scripted upstream for the session (failures and timing only, DESIGN.md §7)."""
+    from tests.upstreams import run_scripted_server
+
+    with run_scripted_server() as server:
+        yield server

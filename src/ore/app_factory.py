@@ -36,6 +36,7 @@ from ore.extensions.database import Database
 from ore.extensions.http import create_http_clients
 from ore.extensions.kv import create_kv
 from ore.extensions.logging import configure_logging
+from ore.extensions.model_runtime import create_model_runtime
 from ore.extensions.staged import wait_for_staged_runs
 from ore.extensions.storage import create_storage
 from ore.extensions.tasks import create_task_backend
@@ -54,9 +55,12 @@ async def start_context(settings: Settings) -> OreContext:
     await storage.check()
     tasks = create_task_backend(settings, db)
     http = create_http_clients(settings)
+    models = create_model_runtime(settings, kv, http)
     register_handlers()
     await tasks.start()
-    return OreContext(settings=settings, db=db, kv=kv, storage=storage, tasks=tasks, http=http)
+    return OreContext(
+        settings=settings, db=db, kv=kv, storage=storage, tasks=tasks, http=http, models=models
+    )
 
 
 async def stop_context(context: OreContext) -> None:

@@ -16,6 +16,11 @@ _GROUPS: list[tuple[str, type[BaseSettings], str]] = [
     ("Logging", groups.LoggingSettings, "Log level, format and destination."),
     ("HTTP server", groups.HttpSettings, "CORS, cookies, request limits, custom middleware."),
     ("Outbound HTTP", groups.OutboundHttpSettings, "The SSRF-guarded client for outside URLs."),
+    (
+        "Model runtime",
+        groups.ModelRuntimeSettings,
+        "Provider plugins, the local models, timeouts, retries and failover.",
+    ),
     ("Mail", groups.MailSettings, "Invitation mail; without it links are only returned."),
     ("Server", groups.ServerSettings, "What `ore serve` binds."),
 ]

@@ -200,6 +200,37 @@ class OutboundHttpSettings(BaseSettings):
     HTTP_MAX_REDIRECTS: int = Field(default=5, ge=0, description="Redirects followed.")
 
 
+class ModelRuntimeSettings(BaseSettings):
+    PROVIDER_PLUGINS_DIR: str = Field(
+        default="",
+        description="A directory of model-provider modules loaded after the `ore.providers` "
+        "entry points (a module that fails to load is logged and skipped).",
+    )
+    LOCAL_MODELS_ENABLED: bool = Field(
+        default=True,
+        description="In embedded mode, configure the built-in `local` provider in every new "
+        "workspace and make its models the defaults.",
+    )
+    MODEL_REQUEST_MAX_RETRIES: int = Field(
+        default=2, ge=0, description="Retries of a model call on 429, 5xx and timeouts."
+    )
+    MODEL_FIRST_TOKEN_TIMEOUT: float = Field(
+        default=60, gt=0, description="Seconds to wait for a model's first chunk."
+    )
+    MODEL_CHUNK_TIMEOUT: float = Field(
+        default=60, gt=0, description="Seconds to wait between two chunks of a stream."
+    )
+    MODEL_REQUEST_DEADLINE: float = Field(
+        default=300, gt=0, description="Seconds a whole model call may take, retries included."
+    )
+    MODEL_CREDENTIAL_COOLDOWN: float = Field(
+        default=60,
+        gt=0,
+        description="Seconds a credential rests after a 429, 5xx or timeout before it is "
+        "used again (load balancing).",
+    )
+
+
 class MailSettings(BaseSettings):
     MAIL_TYPE: Literal["", "smtp"] = Field(
         default="", description="smtp to send mail; empty: links are only returned by the API."

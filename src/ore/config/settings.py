@@ -24,6 +24,7 @@ from ore.config.groups import (
     HttpSettings,
     LoggingSettings,
     MailSettings,
+    ModelRuntimeSettings,
     OutboundHttpSettings,
     RedisSettings,
     SecuritySettings,
@@ -65,6 +66,7 @@ class Settings(
     LoggingSettings,
     HttpSettings,
     OutboundHttpSettings,
+    ModelRuntimeSettings,
     MailSettings,
     ServerSettings,
 ):

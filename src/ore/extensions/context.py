@@ -12,6 +12,7 @@ from ore.config import Settings
 from ore.core.kv import KV
 from ore.extensions.database import Database
 from ore.extensions.http import HttpClients
+from ore.extensions.model_runtime import ModelRuntime
 from ore.extensions.storage import Storage
 from ore.extensions.tasks import TaskBackend
 
@@ -24,3 +25,4 @@ class OreContext:
     storage: Storage
     tasks: TaskBackend
     http: HttpClients
+    models: ModelRuntime

@@ -3,43 +3,17 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from openai import BadRequestError, OpenAI
 
-from tests.processes import free_port, ore_environment, start_ore, stop
-
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data_dir: Path = tmp_path_factory.mktemp("serve-local")
-    port = free_port()
-    server = start_ore(
-        "models", "serve-local", "--port", str(port), data_dir=data_dir, env=ore_environment()
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                log = (data_dir / "ore.log").read_text(errors="replace")
-                raise AssertionError(f"serve-local exited: {log[-2000:]}")
-            try:
-                if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "serve-local did not answer in 60 s"
-            time.sleep(0.1)
-        yield url
-    finally:
-        stop(server)
+def base_url(local_openai_url: str) -> str:
+    return local_openai_url
 
 
 @pytest.fixture

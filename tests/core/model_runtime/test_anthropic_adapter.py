@@ -17,7 +17,7 @@ from ore.core.model_runtime.errors import (
 )
 from ore.core.model_runtime.retry import CallPolicy
 from ore.core.model_runtime.vendors.anthropic import provider as anthropic_provider
-from tests.core.model_runtime.conftest import ScriptedServer, sse
+from tests.upstreams import ScriptedServer, sse
 
 MODEL = "claude-haiku-4-5-20251001"
 

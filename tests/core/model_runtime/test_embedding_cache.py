@@ -8,7 +8,7 @@ from ore.core.kv import KV
 from ore.core.model_runtime.embedding_cache import EmbeddingCache
 from ore.core.model_runtime.entities import EmbeddingRequest, EmbeddingResult
 from ore.core.model_runtime.vendors.openai import provider as openai_provider
-from tests.core.model_runtime.conftest import ScriptedServer, json_response
+from tests.upstreams import ScriptedServer, json_response
 
 MODEL = "text-embedding-3-small"
 

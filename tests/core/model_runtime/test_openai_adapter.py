@@ -26,7 +26,7 @@ from ore.core.model_runtime.errors import (
 )
 from ore.core.model_runtime.retry import CallPolicy
 from ore.core.model_runtime.vendors.openai import provider as openai_provider
-from tests.core.model_runtime.conftest import (
+from tests.upstreams import (
     ScriptedServer,
     chunk,
     error,
@@ -221,7 +221,7 @@ async def test_cut_stream_is_completion_request_error(
 async def test_malformed_chunk_is_completion_request_error(
     upstream: ScriptedServer, http_client: httpx.AsyncClient
 ) -> None:
-    from tests.core.model_runtime.conftest import sse
+    from tests.upstreams import sse
 
     upstream.queue(sse(["data: {not json\n\n", "data: [DONE]\n\n"]))
     with pytest.raises(CompletionRequestError) as caught:

@@ -14,7 +14,7 @@ from ore.core.model_runtime.errors import CredentialsInvalid, ProviderNotInitial
 from ore.core.model_runtime.pool import CredentialPool, PooledCredential
 from ore.core.model_runtime.retry import CallPolicy
 from ore.core.model_runtime.vendors.openai import provider as openai_provider
-from tests.core.model_runtime.conftest import ScriptedServer, chunk, error, openai_stream
+from tests.upstreams import ScriptedServer, chunk, error, openai_stream
 
 NO_RETRY = CallPolicy(max_retries=0, first_chunk_timeout=2, chunk_timeout=2)
 
