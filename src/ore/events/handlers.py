@@ -11,11 +11,20 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ore.core.local_models import CHAT_MODEL_NAME, EMBEDDING_MODEL_NAME, RERANK_MODEL_NAME
 from ore.extensions.tasks import current_backend, enqueue
-from ore.models import Account, Tenant
+from ore.models import Account, DefaultModel, ProviderConfig, Tenant
 from ore.services import signals
 
 _registered = False
+
+LOCAL_PROVIDER = "local"
+# The workspace defaults a new embedded workspace gets, by model type.
+LOCAL_DEFAULTS = {
+    "llm": CHAT_MODEL_NAME,
+    "text-embedding": EMBEDDING_MODEL_NAME,
+    "rerank": RERANK_MODEL_NAME,
+}
 
 
 def on_member_invited(
@@ -48,6 +57,28 @@ def on_member_invited(
     )
 
 
+def on_workspace_created(sender: Tenant, *, session: AsyncSession, **_: Any) -> None:
+    """In embedded mode, give the new workspace the ``local`` provider and its models as the
+    defaults, so an app made right after `make run` answers with no keys (DESIGN.md §2).
+
+    The provider needs no credential: its provider-level row is its whole configuration.
+    Distributed deployments, and LOCAL_MODELS_ENABLED=false, start with no provider.
+    """
+    backend = current_backend()
+    if backend is None:
+        return
+    settings = backend.settings
+    if settings.is_distributed or not settings.LOCAL_MODELS_ENABLED:
+        return
+    session.add(ProviderConfig(tenant_id=sender.id, provider=LOCAL_PROVIDER))
+    for model_type, model in LOCAL_DEFAULTS.items():
+        session.add(
+            DefaultModel(
+                tenant_id=sender.id, model_type=model_type, provider=LOCAL_PROVIDER, model=model
+            )
+        )
+
+
 def register_handlers() -> None:
     """Connect every handler; idempotent so tests may build many apps in one process."""
     global _registered
@@ -55,4 +86,5 @@ def register_handlers() -> None:
         return
     # Strong references: the handlers are module functions, alive for the whole process.
     signals.member_invited.connect(on_member_invited, weak=False)
+    signals.workspace_created.connect(on_workspace_created, weak=False)
     _registered = True

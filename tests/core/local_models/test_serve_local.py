@@ -8,6 +8,8 @@ import httpx
 import pytest
 from openai import BadRequestError, OpenAI
 
+from ore.core.local_models import CHAT_MODEL_NAME, EMBEDDING_MODEL_NAME, RERANK_MODEL_NAME
+
 pytestmark = pytest.mark.slow
 
 
@@ -21,14 +23,16 @@ def client(base_url: str) -> OpenAI:
     return OpenAI(base_url=base_url, api_key="unused", max_retries=0)
 
 
-def test_lists_the_local_models(client: OpenAI) -> None:
+def test_lists_the_local_models_in_the_catalogue_spelling(client: OpenAI) -> None:
     ids = [m.id for m in client.models.list()]
-    assert ids == ["smollm2-135m-instruct", "all-minilm-l6-v2", "all-minilm-l6-v2-rerank"]
+    # The ids of the `local` provider too, so `local/<id>` names the same model everywhere.
+    assert ids == ["SmolLM2-135M-Instruct", "all-MiniLM-L6-v2", "all-MiniLM-L6-v2-rerank"]
+    assert ids == [CHAT_MODEL_NAME, EMBEDDING_MODEL_NAME, RERANK_MODEL_NAME]
 
 
 def test_blocking_chat(client: OpenAI) -> None:
     reply = client.chat.completions.create(
-        model="smollm2-135m-instruct",
+        model=CHAT_MODEL_NAME,
         messages=[{"role": "user", "content": "Say hi."}],
         max_tokens=8,
     )
@@ -41,7 +45,7 @@ def test_blocking_chat(client: OpenAI) -> None:
 
 def test_streaming_chat_with_usage(client: OpenAI) -> None:
     stream = client.chat.completions.create(
-        model="smollm2-135m-instruct",
+        model=CHAT_MODEL_NAME,
         messages=[{"role": "user", "content": "Name two fruits."}],
         max_tokens=10,
         stream=True,
@@ -69,7 +73,7 @@ def test_forced_tool_call_over_the_wire(client: OpenAI) -> None:
         },
     }
     reply = client.chat.completions.create(
-        model="smollm2-135m-instruct",
+        model=CHAT_MODEL_NAME,
         messages=[{"role": "user", "content": "Weather in Oslo?"}],
         max_tokens=48,
         tools=[tool],  # type: ignore[list-item]
@@ -85,7 +89,7 @@ def test_forced_tool_call_over_the_wire(client: OpenAI) -> None:
 def test_bad_parameter_is_a_400_in_openai_shape(client: OpenAI) -> None:
     with pytest.raises(BadRequestError) as caught:
         client.chat.completions.create(
-            model="smollm2-135m-instruct",
+            model=CHAT_MODEL_NAME,
             messages=[{"role": "user", "content": "x"}],
             temperature=5,
         )
@@ -94,9 +98,9 @@ def test_bad_parameter_is_a_400_in_openai_shape(client: OpenAI) -> None:
 
 def test_embeddings_float_and_base64(client: OpenAI) -> None:
     texts = ["A cat sits on the mat.", "A kitten is on the rug.", "Interest rates rose."]
-    default = client.embeddings.create(model="all-minilm-l6-v2", input=texts)  # base64
+    default = client.embeddings.create(model=EMBEDDING_MODEL_NAME, input=texts)  # base64
     floats = client.embeddings.create(
-        model="all-minilm-l6-v2", input=texts, encoding_format="float"
+        model=EMBEDDING_MODEL_NAME, input=texts, encoding_format="float"
     )
     assert [len(d.embedding) for d in floats.data] == [384, 384, 384]
     assert default.data[0].embedding == pytest.approx(floats.data[0].embedding, abs=1e-6)

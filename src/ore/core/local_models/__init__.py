@@ -16,17 +16,20 @@ from ore.core.local_models.chat import (
     Usage,
 )
 from ore.core.local_models.embeddings import EmbeddingResult, LocalEmbedder
-from ore.core.local_models.paths import (
+from ore.core.local_models.names import (
     CHAT_MODEL_NAME,
     EMBEDDING_MODEL_NAME,
+    MODEL_NAMES,
     RERANK_MODEL_NAME,
-    LocalModelMissing,
+    canonical_model_name,
 )
+from ore.core.local_models.paths import LocalModelMissing
 from ore.core.local_models.rerank import LocalReranker, RerankResult
 
 __all__ = [
     "CHAT_MODEL_NAME",
     "EMBEDDING_MODEL_NAME",
+    "MODEL_NAMES",
     "RERANK_MODEL_NAME",
     "ChatDelta",
     "ChatEvent",
@@ -41,4 +44,5 @@ __all__ = [
     "RerankResult",
     "ToolCall",
     "Usage",
+    "canonical_model_name",
 ]

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ore.core.local_models.paths import CHAT_MODEL_NAME, chat_model_path
+from ore.core.local_models.names import CHAT_MODEL_NAME
+from ore.core.local_models.paths import chat_model_path
 
 N_CTX = 2048
 _END = "<|im_end|>"

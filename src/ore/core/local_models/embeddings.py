@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ore.core.local_models.names import EMBEDDING_MODEL_NAME
 from ore.core.local_models.paths import minilm_dir, minilm_onnx_path
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class LocalEmbedder:
     (onnx when the export is installed, else reference).
     """
 
-    model_name = "all-minilm-l6-v2"
+    model_name = EMBEDDING_MODEL_NAME
     dimensions = DIMENSIONS
     max_tokens = MAX_TOKENS
 

@@ -11,10 +11,6 @@ import importlib.util
 import sys
 from pathlib import Path
 
-CHAT_MODEL_NAME = "smollm2-135m-instruct"
-EMBEDDING_MODEL_NAME = "all-minilm-l6-v2"
-RERANK_MODEL_NAME = "all-minilm-l6-v2-rerank"
-
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _ONNX_FILE = "minilm-int8.onnx"
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ore.core.local_models.embeddings import LocalEmbedder
-from ore.core.local_models.paths import RERANK_MODEL_NAME
+from ore.core.local_models.names import RERANK_MODEL_NAME
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,12 +20,16 @@ from typing import Any, cast, get_args
 import httpx
 
 from ore.core.local_models import (
+    CHAT_MODEL_NAME,
+    EMBEDDING_MODEL_NAME,
+    RERANK_MODEL_NAME,
     ChatDelta,
     LocalChatEngine,
     LocalChatError,
     LocalEmbedder,
     LocalModelMissing,
     LocalReranker,
+    canonical_model_name,
 )
 from ore.core.local_models import ChatRequest as LocalChatRequest
 from ore.core.local_models.chat import N_CTX
@@ -65,9 +69,10 @@ from ore.core.model_runtime.openai_messages import request_body
 from ore.core.model_runtime.retry import CallPolicy
 from ore.core.model_runtime.usage import price_usage
 
-CHAT_MODEL = "SmolLM2-135M-Instruct"
-EMBEDDING_MODEL = "all-MiniLM-L6-v2"
-RERANK_MODEL = "all-MiniLM-L6-v2-rerank"
+# One spelling with `ore models serve-local` (ore.core.local_models.names).
+CHAT_MODEL = CHAT_MODEL_NAME
+EMBEDDING_MODEL = EMBEDDING_MODEL_NAME
+RERANK_MODEL = RERANK_MODEL_NAME
 _FREE = Pricing(input="0", output="0")
 _FINISH: frozenset[str] = frozenset(get_args(FinishReason))
 
@@ -190,6 +195,11 @@ class LocalAdapter(ModelAdapter):
     ) -> None:
         return None
 
+    def model_descriptor(self, name: str, model_type: ModelType = "llm") -> ModelDescriptor | None:
+        """Names match in any case: ``local/smollm2-135m-instruct`` is the catalogue's
+        ``SmolLM2-135M-Instruct``, as typed by hand or listed by older serve-local builds."""
+        return super().model_descriptor(canonical_model_name(name) or name, model_type)
+
     def _require_model(self, name: str, model_type: ModelType) -> None:
         if self.model_descriptor(name, model_type) is None:
             raise ModelNotFound(f"The local provider has no {model_type} model {name!r}.")
@@ -248,7 +258,9 @@ class LocalAdapter(ModelAdapter):
         except LocalModelMissing as exc:
             raise CompletionRequestError(str(exc)) from exc
         usage = price_usage(result.prompt_tokens, 0, _FREE, latency=0.0, estimated=False)
-        return EmbeddingResult(model=request.model, embeddings=result.vectors.tolist(), usage=usage)
+        return EmbeddingResult(
+            model=EMBEDDING_MODEL, embeddings=result.vectors.tolist(), usage=usage
+        )
 
     async def rerank(
         self,
@@ -266,7 +278,7 @@ class LocalAdapter(ModelAdapter):
         except LocalModelMissing as exc:
             raise CompletionRequestError(str(exc)) from exc
         documents = [RerankDocument(index=r.index, text=r.text, score=r.score) for r in ranked]
-        return RerankResult(model=request.model, documents=documents)
+        return RerankResult(model=RERANK_MODEL, documents=documents)
 
 
 provider = LocalAdapter()
