@@ -6,11 +6,16 @@ import logging
 from pathlib import Path
 
 import pytest
+from asgi_lifespan import LifespanManager
 
+from ore.app_factory import create_app
+from ore.core.model_runtime import ChatMessage, ChatRequest
 from ore.core.model_runtime.anthropic_adapter import AnthropicAdapter
 from ore.core.model_runtime.errors import ModelNotFound
 from ore.core.model_runtime.openai_compat import AzureOpenAIAdapter, OpenAICompatibleAdapter
 from ore.core.model_runtime.registry import ProviderRegistry, build_registry, split_model_id
+from ore.extensions.model_runtime import ModelRuntime
+from tests.conftest import make_settings
 
 BUILT_INS = {
     "openai", "openai_api_compatible", "azure_openai", "anthropic", "vllm", "ollama",
@@ -81,3 +86,57 @@ def test_split_model_id(model_id: str, expected: tuple[str, str]) -> None:
 def test_split_model_id_refuses_bare_names(model_id: str) -> None:
     with pytest.raises(ModelNotFound):
         split_model_id(model_id)
+
+
+def _plugin_for(url: str) -> str:
+    """A whole OpenAI-compatible vendor in one file, as docs/models.md shows it."""
+    return f'''
+from ore.core.model_runtime.vendors._common import embedding, llm, openai_vendor
+
+provider = openai_vendor(
+    "acme_local",
+    "Acme (serve-local)",
+    "{url}",
+    [llm("SmolLM2-135M-Instruct", context=2048), embedding("all-MiniLM-L6-v2")],
+    key_required=False,
+)
+'''
+
+
+async def test_app_loads_plugins_from_provider_plugins_dir(
+    database_url: str,
+    tmp_path: Path,
+    _clean_tables: None,
+    local_openai_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "acme_local.py").write_text(_plugin_for(local_openai_url))
+    (plugins / "broken.py").write_text("import ore_no_such_module\n")
+    settings = make_settings(database_url, tmp_path, PROVIDER_PLUGINS_DIR=str(plugins))
+
+    app = create_app(settings)
+    with caplog.at_level(logging.ERROR, logger="ore.core.model_runtime.registry"):
+        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
+            runtime: ModelRuntime = app.state.ore.models
+            assert "acme_local" in runtime.registry
+            assert "local" in runtime.registry and "openai" in runtime.registry
+            adapter = runtime.adapter("acme_local")
+            assert adapter.descriptor.label.en_US == "Acme (serve-local)"
+            # The plugin is a working provider: a real call through the app's HTTP client.
+            await adapter.validate_credentials({}, http_client=runtime.http_client)
+            result = await adapter.chat(
+                ChatRequest(
+                    model="SmolLM2-135M-Instruct",
+                    messages=[ChatMessage(role="user", content="Hi")],
+                    parameters={"max_tokens": 4},
+                ),
+                {"api_key": ""},
+                http_client=runtime.http_client,
+                policy=runtime.policy,
+            )
+            assert result.usage.completion_tokens > 0
+    broken = [r for r in caplog.records if "broken.py did not load; skipped" in r.getMessage()]
+    assert len(broken) == 1 and broken[0].exc_info is not None
+    assert "ore_no_such_module" in str(broken[0].exc_info[1])
