@@ -21,6 +21,11 @@ _GROUPS: list[tuple[str, type[BaseSettings], str]] = [
         groups.ModelRuntimeSettings,
         "Provider plugins, the local models, timeouts, retries and failover.",
     ),
+    (
+        "Apps and Service API",
+        groups.AppSettings,
+        "Generation limits, streaming keep-alive, uploads.",
+    ),
     ("Mail", groups.MailSettings, "Invitation mail; without it links are only returned."),
     ("Server", groups.ServerSettings, "What `ore serve` binds."),
 ]

@@ -231,6 +231,49 @@ class ModelRuntimeSettings(BaseSettings):
     )
 
 
+class AppSettings(BaseSettings):
+    SERVICE_API_URL: str = Field(
+        default="",
+        description="Public base URL of the Service API shown in the console "
+        "(empty: the request's own host).",
+    )
+    APP_MAX_ACTIVE_REQUESTS: int = Field(
+        default=0,
+        ge=0,
+        description="Concurrent generations per app (0: unlimited); an app's own "
+        "max_active_requests wins when set. Over the limit: 429 too_many_requests.",
+    )
+    APP_API_RATE_LIMIT: int = Field(
+        default=0,
+        ge=0,
+        description="Requests per minute per app API key on the Service API (0: unlimited).",
+    )
+    SSE_PING_INTERVAL: float = Field(
+        default=10,
+        gt=0,
+        description="Seconds of model silence after which a stream sends `event: ping`.",
+    )
+    UPLOAD_FILE_SIZE_LIMIT: int = Field(
+        default=15, gt=0, description="Largest uploaded document, in MB."
+    )
+    UPLOAD_IMAGE_FILE_SIZE_LIMIT: int = Field(
+        default=10, gt=0, description="Largest uploaded image, in MB."
+    )
+    UPLOAD_VIDEO_FILE_SIZE_LIMIT: int = Field(
+        default=100, gt=0, description="Largest uploaded video, in MB."
+    )
+    UPLOAD_AUDIO_FILE_SIZE_LIMIT: int = Field(
+        default=50, gt=0, description="Largest uploaded audio file, in MB."
+    )
+    WORKFLOW_FILE_UPLOAD_LIMIT: int = Field(
+        default=10, gt=0, description="Files one workflow run may take."
+    )
+    UPLOAD_FILE_EXTENSION_BLACKLIST: str = Field(
+        default="",
+        description="Comma-separated file extensions refused on upload (415), e.g. exe,bat.",
+    )
+
+
 class MailSettings(BaseSettings):
     MAIL_TYPE: Literal["", "smtp"] = Field(
         default="", description="smtp to send mail; empty: links are only returned by the API."

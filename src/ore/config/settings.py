@@ -19,6 +19,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ore.config.groups import (
+    AppSettings,
     DatabaseSettings,
     DeploymentSettings,
     HttpSettings,
@@ -67,6 +68,7 @@ class Settings(
     HttpSettings,
     OutboundHttpSettings,
     ModelRuntimeSettings,
+    AppSettings,
     MailSettings,
     ServerSettings,
 ):
