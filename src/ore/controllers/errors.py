@@ -14,22 +14,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ore.controllers.openai_wire import error_body as openai_body
 from ore.core.errors import OreError
 
 logger = logging.getLogger("ore.errors")
 
 OPENAI_PATHS = ("/v1/chat/completions", "/v1/embeddings", "/v1/models")
-_OPENAI_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    409: "conflict_error",
-    413: "invalid_request_error",
-    415: "invalid_request_error",
-    422: "invalid_request_error",
-    429: "rate_limit_error",
-}
 _STATUS_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -49,11 +39,6 @@ def request_id_of(request: Request) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _openai_body(status: int, code: str, message: str) -> dict[str, Any]:
-    kind = _OPENAI_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-    return {"error": {"message": message, "type": kind, "code": code, "param": None}}
-
-
 def error_response(
     request: Request,
     *,
@@ -62,8 +47,11 @@ def error_response(
     message: str,
     body: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    param: str | None = None,
 ) -> JSONResponse:
-    """The one place an error becomes a response; ``body`` overrides Dify's default shape."""
+    """The one place an error becomes a response; ``body`` overrides Dify's default shape.
+
+    ``param`` names the offending parameter in OpenAI's body (ignored in Dify's)."""
     headers = dict(headers or {})
     if status == 401:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="api"')
@@ -71,7 +59,7 @@ def error_response(
     if request_id:
         headers.setdefault("X-Request-Id", request_id)
     if request.url.path.startswith(OPENAI_PATHS):
-        content = _openai_body(status, code, message)
+        content = openai_body(status, code, message, param)
     else:
         content = body if body is not None else {"code": code, "message": message, "status": status}
     if status >= 500 and request_id:
@@ -90,6 +78,7 @@ async def handle_ore_error(request: Request, error: Exception) -> JSONResponse:
         message=error.message,
         body=error.body(),
         headers=error.headers,
+        param=getattr(error, "parameter", None),
     )
 
 
@@ -101,13 +90,20 @@ def _is_json_body_error(item: Any) -> bool:
     return item.get("type") == "missing" and tuple(loc) == ("body",)
 
 
+def _where(item: Any) -> str:
+    """A failing field's dotted path without FastAPI's ``body``/``query``/``path`` root."""
+    loc = [str(part) for part in item.get("loc", ()) if part not in ("body", "query", "path")]
+    return ".".join(loc)
+
+
 def _describe(errors: list[Any]) -> str:
-    parts = []
-    for item in errors:
-        loc = [str(part) for part in item.get("loc", ()) if part not in ("body", "query", "path")]
-        where = ".".join(loc) or "request"
-        parts.append(f"{where}: {item.get('msg', 'invalid')}")
+    parts = [f"{_where(item) or 'request'}: {item.get('msg', 'invalid')}" for item in errors]
     return "; ".join(parts) or "Invalid parameter."
+
+
+def _first_param(errors: list[Any]) -> str | None:
+    """The first failing field, as OpenAI's ``param`` names it (``messages.0.role``)."""
+    return next((where for where in map(_where, errors) if where), None)
 
 
 async def handle_validation_error(request: Request, error: Exception) -> JSONResponse:
@@ -115,7 +111,13 @@ async def handle_validation_error(request: Request, error: Exception) -> JSONRes
     errors = list(error.errors())
     if any(_is_json_body_error(item) for item in errors):
         return error_response(request, status=400, code="bad_request", message=INVALID_JSON_MESSAGE)
-    return error_response(request, status=400, code="invalid_param", message=_describe(errors))
+    return error_response(
+        request,
+        status=400,
+        code="invalid_param",
+        message=_describe(errors),
+        param=_first_param(errors),
+    )
 
 
 async def handle_http_exception(request: Request, error: Exception) -> JSONResponse:
