@@ -8,6 +8,8 @@ from ore.controllers.console import (
     auth,
     gateway_keys,
     members,
+    model_providers,
+    provider_models,
     setup,
     system,
     workspaces,
@@ -22,3 +24,6 @@ router.include_router(workspaces.router)
 router.include_router(members.router)
 router.include_router(activate.router)
 router.include_router(gateway_keys.router)
+# Model routes first: the provider routes' {provider:path} would swallow /models/....
+router.include_router(provider_models.router)
+router.include_router(model_providers.router)
