@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from ore.config import Settings
 from ore.models import TenantRole
@@ -182,7 +183,7 @@ async def test_disable_enable_and_delete_a_model(
 
 
 async def test_load_balancing_through_the_models_body(
-    client: httpx.AsyncClient, settings: Settings, local_openai_url: str
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings, local_openai_url: str
 ) -> None:
     owner = await create_member(settings)
     call = Caller(client, owner)
@@ -206,6 +207,11 @@ async def test_load_balancing_through_the_models_body(
     assert balancing["configs"][0]["credential_id"] == first
     assert balancing["configs"][2]["credential_id"] is None
     assert all(c["in_cooldown"] is False for c in balancing["configs"])
+    runtime = app.state.ore.models
+    key = model_providers.pool_key(owner.tenant.id, PROVIDER, MODEL, "llm")
+    await runtime.pool(key, []).cool_down(first)
+    balancing = (await call("GET", MODEL_CREDENTIALS, params=ref())).json()["load_balancing"]
+    assert [c["in_cooldown"] for c in balancing["configs"]] == [True, False, False]
     assert (await listed_model(call) or {})["load_balancing_enabled"] is True
 
     stranger = await create_member(settings)
