@@ -29,6 +29,7 @@ from ore.controllers import health, metrics
 from ore.controllers.console import router as console_router
 from ore.controllers.errors import install_error_handlers
 from ore.controllers.middleware import install_middleware
+from ore.controllers.service_api import router as service_api_router
 from ore.events import register_handlers
 from ore.extensions import migrations
 from ore.extensions.context import OreContext
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(console_router, prefix="/console/api")
+    app.include_router(service_api_router)
     install_middleware(app, settings)
     install_error_handlers(app)
     return app

@@ -1,0 +1,8 @@
+"""The Service API (``/v1``): Dify's app endpoints for app keys (spec dify-service-api.md)."""
+
+from fastapi import APIRouter
+
+from ore.controllers.service_api import index
+
+router = APIRouter()
+router.include_router(index.router)
