@@ -25,6 +25,7 @@ from ore.core.model_runtime.errors import (
     RateLimited,
 )
 from ore.core.model_runtime.retry import CallPolicy
+from ore.core.model_runtime.vendors._common import openai_vendor
 from ore.core.model_runtime.vendors.openai import provider as openai_provider
 from tests.upstreams import (
     ScriptedServer,
@@ -390,3 +391,13 @@ async def test_overall_deadline_bounds_a_trickling_stream(
     policy = CallPolicy(max_retries=0, first_chunk_timeout=5, chunk_timeout=5, deadline=0.5)
     with pytest.raises(CompletionRequestError, match="overall deadline"):
         await openai_provider.chat(hello(), creds(upstream), http_client=http_client, policy=policy)
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "ftp://example.org/v1", "not a url"])
+async def test_a_malformed_base_url_is_refused_as_invalid_credentials(url: str) -> None:
+    adapter = openai_vendor("probe", "Probe", None, [], key_required=False)
+    with pytest.raises(CredentialsInvalid, match="not a valid http"):
+        await adapter.check_credentials({"base_url": url}, None)
+    request = ChatRequest(model="m", messages=[ChatMessage(role="user", content="hi")])
+    with pytest.raises(CredentialsInvalid, match="not a valid http"):
+        await anext(adapter.stream_chat(request, {"base_url": url}))

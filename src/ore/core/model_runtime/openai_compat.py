@@ -101,7 +101,14 @@ class OpenAICompatibleAdapter(ModelAdapter):
         url = credentials.get(self.base_url_field) or self.default_base_url
         if not url:
             raise CredentialsInvalid("The API base URL is required.")
-        return str(url).rstrip("/")
+        text = str(url).rstrip("/")
+        try:
+            parsed = httpx.URL(text)
+        except (httpx.InvalidURL, TypeError, ValueError):
+            parsed = None
+        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+            raise CredentialsInvalid(f"The API base URL {text!r} is not a valid http(s) URL.")
+        return text
 
     def make_client(
         self,
