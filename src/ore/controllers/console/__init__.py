@@ -5,6 +5,8 @@ from fastapi import APIRouter
 from ore.controllers.console import (
     account,
     activate,
+    app_keys,
+    apps,
     auth,
     gateway_keys,
     members,
@@ -24,6 +26,8 @@ router.include_router(workspaces.router)
 router.include_router(members.router)
 router.include_router(activate.router)
 router.include_router(gateway_keys.router)
+router.include_router(apps.router)
+router.include_router(app_keys.router)
 # Model routes first: the provider routes' {provider:path} would swallow /models/....
 router.include_router(provider_models.router)
 router.include_router(model_providers.router)
