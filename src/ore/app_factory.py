@@ -25,7 +25,7 @@ from fastapi import FastAPI
 import ore.tasks  # noqa: F401  (registers every task function before a backend starts)
 from ore import __version__
 from ore.config import Settings, load_settings
-from ore.controllers import health, metrics
+from ore.controllers import gateway, health, metrics
 from ore.controllers.console import router as console_router
 from ore.controllers.errors import install_error_handlers
 from ore.controllers.middleware import install_middleware
@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(console_router, prefix="/console/api")
     app.include_router(service_api_router)
+    app.include_router(gateway.router)
     install_middleware(app, settings)
     install_error_handlers(app)
     return app

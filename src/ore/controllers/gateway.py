@@ -1,0 +1,183 @@
+"""The model gateway: every model a workspace has configured, behind OpenAI's API.
+
+``POST /v1/chat/completions``, ``POST /v1/embeddings`` and ``GET /v1/models``, called with a
+workspace gateway key (``Authorization: Bearer gw-…``). ``model`` is the provider id, a
+``/``, and the model name (``local/SmolLM2-135M-Instruct``, ``siliconflow/Qwen/Qwen2.5-7B``).
+
+Each call resolves the key and binds the model in one short unit of work, which is closed
+before the first upstream byte: a stream holds no database session. Errors use OpenAI's
+body (rendered by :mod:`ore.controllers.errors`), so the ``openai`` SDK raises its matching
+exception; one that happens after a stream started is its last event, before ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ore.controllers import openai_wire
+from ore.controllers.deps import bearer_token
+from ore.controllers.openai_wire import ChatCompletionBody, EmbeddingsBody
+from ore.core.errors import NotFound, Unauthorized
+from ore.core.model_runtime import split_model_id
+from ore.core.model_runtime.catalogue import ModelType
+from ore.core.model_runtime.errors import ModelNotFound
+from ore.extensions.context import OreContext
+from ore.services import gateway_keys, model_providers
+from ore.services.model_providers import BoundModel
+
+router = APIRouter(prefix="/v1", tags=["gateway"])
+
+# What GET /v1/models lists: the kinds of model these routes can call.
+SERVED_TYPES: tuple[ModelType, ...] = ("llm", "text-embedding")
+BINDING_TTL = 1.0  # seconds a bound model is reused by later calls of the same workspace
+BINDING_CACHE_SIZE = 1024
+
+BindingKey = tuple[uuid.UUID, str, ModelType]
+
+
+class GatewayKeyInvalid(Unauthorized):
+    code = "invalid_api_key"
+    default_message = (
+        "Invalid gateway key. Send a workspace gateway key as 'Authorization: Bearer gw-…'."
+    )
+
+
+class GatewayModelNotFound(NotFound):
+    code = "model_not_found"
+
+
+class BindingCache:
+    """Models bound by recent calls, reused for ``ttl`` seconds.
+
+    Binding reads the workspace's provider configuration and decrypts its credentials:
+    several queries, about 2 ms on SQLite, on a path benchmarked against bare upstream
+    calls. A busy workspace calls the same model many times a second, so a binding is
+    kept briefly: a credential or model setting changed in the console reaches the
+    gateway within ``ttl``. The key itself is checked on every call, so revoking it takes
+    effect at once.
+    """
+
+    def __init__(self, ttl: float = BINDING_TTL, size: int = BINDING_CACHE_SIZE) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: dict[BindingKey, tuple[float, BoundModel]] = {}
+
+    def get(self, key: BindingKey) -> BoundModel | None:
+        found = self._entries.get(key)
+        if found is None or found[0] <= time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, key: BindingKey, model: BoundModel) -> None:
+        now = time.monotonic()
+        if len(self._entries) >= self.size:
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            if len(self._entries) >= self.size:
+                self._entries.clear()
+        self._entries[key] = (now + self.ttl, model)
+
+
+@dataclass
+class Gateway:
+    """What the gateway keeps per process: the context, and its recent bindings."""
+
+    context: OreContext
+    bindings: BindingCache
+
+
+def get_gateway(request: Request) -> Gateway:
+    state = request.app.state
+    found: Gateway | None = getattr(state, "gateway", None)
+    if found is None or found.context is not state.ore:  # first call, or a new lifespan
+        found = state.gateway = Gateway(state.ore, BindingCache())
+    return found
+
+
+def gateway_token(request: Request) -> str:
+    """The bearer token, if it looks like a gateway key; checked before the body is read."""
+    token = bearer_token(request)
+    if token is None or not token.startswith(gateway_keys.TOKEN_PREFIX):
+        raise GatewayKeyInvalid()
+    return token
+
+
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+TokenDep = Annotated[str, Depends(gateway_token)]
+
+
+async def tenant_of(session: AsyncSession, token: str) -> uuid.UUID:
+    tenant_id = await gateway_keys.authenticate_gateway_key(session, token)
+    if tenant_id is None:
+        raise GatewayKeyInvalid()
+    return tenant_id
+
+
+async def bind(gateway: Gateway, token: str, model_id: str, model_type: ModelType) -> BoundModel:
+    """The workspace's model ``model_id``, ready to call after the unit of work has closed.
+
+    An unknown provider or model is 404 naming it, whichever workspace asks; a key that
+    is unknown, revoked or of an archived workspace is 401.
+    """
+    context = gateway.context
+    async with context.db.unit_of_work() as session:
+        key: BindingKey = (await tenant_of(session, token), model_id, model_type)
+        cached = gateway.bindings.get(key)
+        if cached is not None:
+            return cached
+        try:
+            provider, name = split_model_id(model_id)
+            model = await model_providers.bind_model(
+                session,
+                context.models,
+                context.settings.SECRET_KEY,
+                key[0],
+                provider,
+                name,
+                model_type,
+            )
+        except ModelNotFound as error:
+            message = f"The model {model_id!r} does not exist: {error.message}"
+            raise GatewayModelNotFound(message) from error
+    gateway.bindings.put(key, model)
+    return model
+
+
+@router.post("/chat/completions")
+async def create_chat_completion(
+    gateway: GatewayDep, token: TokenDep, body: ChatCompletionBody
+) -> Response:
+    model = await bind(gateway, token, body.model, "llm")
+    request = body.to_runtime(model.model)
+    if not body.stream:
+        return JSONResponse(openai_wire.completion_json(await model.chat(request), body.model))
+    chunks = await openai_wire.started(model.stream_chat(request))
+    frames = openai_wire.chat_events(chunks, body.model, include_usage=body.include_usage)
+    return openai_wire.event_stream(frames)
+
+
+@router.post("/embeddings")
+async def create_embeddings(gateway: GatewayDep, token: TokenDep, body: EmbeddingsBody) -> Response:
+    model = await bind(gateway, token, body.model, "text-embedding")
+    result = await model.embed(body.texts, body.dimensions)
+    payload = openai_wire.embeddings_json(
+        result.embeddings, body.model, result.usage.prompt_tokens, body.encoding_format
+    )
+    return JSONResponse(payload)
+
+
+@router.get("/models")
+async def list_models(gateway: GatewayDep, token: TokenDep) -> Response:
+    context = gateway.context
+    async with context.db.unit_of_work() as session:
+        tenant_id = await tenant_of(session, token)
+        found = await model_providers.available_models(session, context.models, tenant_id)
+    # A name served as chat and as embeddings is listed once: its id is the same.
+    served = {f"{m.provider}/{m.model}": m.provider for m in found if m.model_type in SERVED_TYPES}
+    return JSONResponse(openai_wire.models_json(served.items()))
