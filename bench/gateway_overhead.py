@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -550,19 +550,24 @@ async def check_target(target: Target, expected: str) -> None:
 async def start_targets(
     stack: ExitStack, tmp: Path, stub_url: str, expected: str, args: argparse.Namespace
 ) -> list[Target]:
-    """Direct first (the baseline), then each proxy that could be started and answers right."""
-    targets = [Target("direct", stub_url, STUB_MODEL, {"Authorization": "Bearer dummy"})]
-    try:
-        targets.append(await start_ore(stack, tmp, stub_url))
-    except Exception as exc:  # report and measure the others
-        print(f"ore: not measured: {exc}", flush=True)
+    """Direct first (the baseline), then each proxy that started and answers with the
+    stub's text; a proxy that does not is reported and left out, the others still run."""
+    direct = Target("direct", stub_url, STUB_MODEL, {"Authorization": "Bearer dummy"})
+    await check_target(direct, expected)
+    targets = [direct]
+    starters: list[tuple[str, Callable[[], Awaitable[Target]]]] = [
+        ("ore", lambda: start_ore(stack, tmp, stub_url))
+    ]
     if args.litellm:
+        starters.append(("litellm", lambda: start_litellm(stack, tmp, stub_url, args.litellm_venv)))
+    for name, start in starters:
         try:
-            targets.append(await start_litellm(stack, tmp, stub_url, args.litellm_venv))
-        except Exception as exc:
-            print(f"litellm: not measured: {exc}", flush=True)
-    for target in targets:
-        await check_target(target, expected)
+            target = await start()
+            await check_target(target, expected)
+        except Exception as exc:  # report and measure the others
+            print(f"{name}: not measured: {exc}", flush=True)
+            continue
+        targets.append(target)
     return targets
 
 
