@@ -6,11 +6,13 @@ import asyncio
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request
 from sqlalchemy import select
+from sqlalchemy.exc import StatementError
 
 from ore.config import Settings
-from ore.extensions.database import Database, TextWithNul, after_commit
-from ore.models import Account, Tenant
+from ore.extensions.database import Database, NonFiniteNumber, TextWithNul, after_commit
+from ore.models import Account, TaskRun, Tenant
 from ore.services import accounts
 
 
@@ -45,6 +47,38 @@ async def test_text_with_nul_is_refused_before_reaching_the_database(settings: S
         async with db.unit_of_work() as session:
             await accounts.get_account_by_email(session, "a\x00b@example.com")
     await db.dispose()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+async def test_non_finite_numbers_are_refused_in_json_columns(
+    settings: Settings, value: float
+) -> None:
+    db = Database(settings)
+    with pytest.raises(StatementError) as raised:
+        async with db.unit_of_work() as session:
+            session.add(TaskRun(name="probe", args={"nested": [1, value]}))
+    assert isinstance(raised.value.orig, NonFiniteNumber)
+    async with db.unit_of_work() as session:
+        assert (await session.scalars(select(TaskRun))).all() == []
+    await db.dispose()
+
+
+async def test_a_non_finite_number_stored_by_a_route_is_a_400(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async def store(request: Request) -> dict[str, str]:
+        body = await request.json()
+        async with app.state.ore.db.unit_of_work() as session:
+            session.add(TaskRun(name="probe", args=body))
+        return {"result": "success"}
+
+    app.add_api_route("/probe-json", store, methods=["POST"])
+    ok = await client.post("/probe-json", content=b'{"x": 1.5}')
+    assert ok.status_code == 200
+    response = await client.post("/probe-json", content=b'{"x": NaN}')
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_param"
+    assert "finite" in response.json()["message"]
 
 
 async def test_nul_in_a_login_is_a_400_not_a_500(client: httpx.AsyncClient) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ore.controllers.openai_wire import error_body as openai_body
@@ -132,6 +133,14 @@ async def handle_http_exception(request: Request, error: Exception) -> JSONRespo
     )
 
 
+async def handle_statement_error(request: Request, error: Exception) -> JSONResponse:
+    """SQLAlchemy wraps what a bind processor raised (the JSON guard's 400): unwrap it."""
+    assert isinstance(error, StatementError)
+    if isinstance(error.orig, OreError):
+        return await handle_ore_error(request, error.orig)
+    return await handle_unexpected(request, error)
+
+
 async def handle_unexpected(request: Request, error: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(request, status=500, code="unknown", message="Internal Server Error")
@@ -141,4 +150,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OreError, handle_ore_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
+    app.add_exception_handler(StatementError, handle_statement_error)
     app.add_exception_handler(Exception, handle_unexpected)

@@ -8,6 +8,7 @@ runs only once that commit has succeeded, and is dropped on rollback.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
@@ -90,12 +91,27 @@ def _contains_nul(parameters: Any) -> bool:
     return False
 
 
+class NonFiniteNumber(InvalidParam):
+    default_message = "Numbers must be finite: NaN and Infinity cannot be stored."
+
+
+def _json_serializer(value: Any) -> str:
+    """JSON columns refuse NaN and Infinity (PostgreSQL's json type rejects them, and
+    other JSON parsers do too); Python's own parser accepts them in request bodies."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError as error:
+        raise NonFiniteNumber() from error
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
     if url.startswith("sqlite"):
         if not url.endswith(":memory:"):
             Path(settings.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=settings.SQLALCHEMY_ECHO)
+        engine = create_async_engine(
+            url, echo=settings.SQLALCHEMY_ECHO, json_serializer=_json_serializer
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
         event.listen(engine.sync_engine, "before_cursor_execute", _refuse_nul)
@@ -107,6 +123,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.SQLALCHEMY_MAX_OVERFLOW,
         pool_recycle=settings.SQLALCHEMY_POOL_RECYCLE,
         pool_pre_ping=settings.SQLALCHEMY_POOL_PRE_PING,
+        json_serializer=_json_serializer,
     )
     event.listen(engine.sync_engine, "before_cursor_execute", _refuse_nul)
     return engine
