@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,20 @@ def test_init_creates_the_admin_once(data_dir: Path) -> None:
     again = runner.invoke(app, args)
     assert again.exit_code == 1
     assert "already_setup" in again.output
+
+
+def test_init_gives_the_workspace_the_local_models(data_dir: Path) -> None:
+    args = ["init", "--email", "ops@example.com", "--name", "Ops", "--password", "s3cret-pass"]
+    assert runner.invoke(app, args).exit_code == 0
+    with sqlite3.connect(data_dir / "ore.db") as db:
+        providers = db.execute("SELECT provider FROM provider_configs").fetchall()
+        defaults = db.execute("SELECT model_type, provider FROM default_models").fetchall()
+    assert providers == [("local",)]
+    assert sorted(defaults) == [
+        ("llm", "local"),
+        ("rerank", "local"),
+        ("text-embedding", "local"),
+    ]
 
 
 def test_init_rejects_a_weak_password(data_dir: Path) -> None:

@@ -57,7 +57,7 @@ async def start_context(settings: Settings) -> OreContext:
     tasks = create_task_backend(settings, db)
     http = create_http_clients(settings)
     models = create_model_runtime(settings, kv, http)
-    register_handlers()
+    register_handlers(settings)
     await tasks.start()
     return OreContext(
         settings=settings, db=db, kv=kv, storage=storage, tasks=tasks, http=http, models=models

@@ -177,7 +177,11 @@ def init(
     ] = None,
 ) -> None:
     """Create the first admin account and workspace (what POST /console/api/setup does)."""
+    from ore.events import register_handlers
     from ore.services import setup
+
+    settings = _settings()
+    register_handlers(settings)  # the new workspace gets what POST /setup would give it
 
     async def _create(session: AsyncSession) -> str:
         account = await setup.create_first_admin(
@@ -185,7 +189,7 @@ def init(
         )
         return account.email
 
-    created = _in_unit_of_work(_settings(), _create, migrate=True)
+    created = _in_unit_of_work(settings, _create, migrate=True)
     console.print(f"created administrator {created}; sign in at /console/api/login")
 
 

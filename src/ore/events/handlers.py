@@ -11,12 +11,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ore.config import Settings
 from ore.core.local_models import CHAT_MODEL_NAME, EMBEDDING_MODEL_NAME, RERANK_MODEL_NAME
 from ore.extensions.tasks import current_backend, enqueue
 from ore.models import Account, DefaultModel, ProviderConfig, Tenant
 from ore.services import signals
 
 _registered = False
+# The settings of the process that registered the handlers (a server, a worker or a CLI
+# command); the latest registration wins, so tests may build apps with other settings.
+_settings: Settings | None = None
 
 LOCAL_PROVIDER = "local"
 # The workspace defaults a new embedded workspace gets, by model type.
@@ -64,11 +68,8 @@ def on_workspace_created(sender: Tenant, *, session: AsyncSession, **_: Any) -> 
     The provider needs no credential: its provider-level row is its whole configuration.
     Distributed deployments, and LOCAL_MODELS_ENABLED=false, start with no provider.
     """
-    backend = current_backend()
-    if backend is None:
-        return
-    settings = backend.settings
-    if settings.is_distributed or not settings.LOCAL_MODELS_ENABLED:
+    settings = _settings
+    if settings is None or settings.is_distributed or not settings.LOCAL_MODELS_ENABLED:
         return
     session.add(ProviderConfig(tenant_id=sender.id, provider=LOCAL_PROVIDER))
     for model_type, model in LOCAL_DEFAULTS.items():
@@ -79,9 +80,11 @@ def on_workspace_created(sender: Tenant, *, session: AsyncSession, **_: Any) -> 
         )
 
 
-def register_handlers() -> None:
+def register_handlers(settings: Settings | None = None) -> None:
     """Connect every handler; idempotent so tests may build many apps in one process."""
-    global _registered
+    global _registered, _settings
+    if settings is not None:
+        _settings = settings
     if _registered:
         return
     # Strong references: the handlers are module functions, alive for the whole process.
