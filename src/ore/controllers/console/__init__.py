@@ -6,6 +6,7 @@ from ore.controllers.console import (
     account,
     activate,
     app_keys,
+    app_logs,
     apps,
     auth,
     gateway_keys,
@@ -13,6 +14,7 @@ from ore.controllers.console import (
     model_providers,
     provider_models,
     setup,
+    statistics,
     system,
     workspaces,
 )
@@ -28,6 +30,8 @@ router.include_router(activate.router)
 router.include_router(gateway_keys.router)
 router.include_router(apps.router)
 router.include_router(app_keys.router)
+router.include_router(app_logs.router)
+router.include_router(statistics.router)
 # Model routes first: the provider routes' {provider:path} would swallow /models/....
 router.include_router(provider_models.router)
 router.include_router(model_providers.router)

@@ -2,7 +2,8 @@
 
 from fastapi import APIRouter
 
-from ore.controllers.service_api import index
+from ore.controllers.service_api import annotations, index
 
 router = APIRouter()
 router.include_router(index.router)
+router.include_router(annotations.router)

@@ -1,0 +1,400 @@
+"""Annotations of an app and annotation reply (spec dify-service-api.md §4, annotation rows).
+
+An annotation is a curated question and answer. With annotation reply on, a query whose
+embedding is close enough to an annotation's question (cosine similarity at or above the
+app's ``score_threshold``) is answered with the annotation instead of the model:
+:func:`match_annotation` is what the generation routes call.
+
+Turning reply on or off is a job, as in Dify: the request answers ``{job_id, job_status}``
+at once and a client polls the status route. The job record (which app, which action)
+lives in the KV with a TTL, so an unknown or expired job is Dify's 400 ``The job does not
+exist.``; the status itself is the task run's (``task_runs``), which every process can read
+whatever the task backend. Disabling needs no model, so it completes in the request.
+
+The question vectors are the embedding model's own content-hash cache (``BoundModel.embed``):
+enabling embeds every question once, and a match embeds only the query plus any question
+not seen before (a new or edited annotation, or a cache that was emptied by a restart of an
+embedded process). Vectors kept on the annotation rows would spare that re-embedding.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ore.core.errors import BadRequest, InvalidParam, NotFound, OreError
+from ore.core.kv import KV
+from ore.core.model_runtime.catalogue import ModelType
+from ore.core.model_runtime.errors import ModelRuntimeError
+from ore.extensions.model_runtime import ModelRuntime
+from ore.extensions.tasks import enqueue
+from ore.models import App, AppModelConfig, MessageAnnotation, TaskRun, TaskStatus
+from ore.services import apps
+from ore.services.model_providers import BoundModel, bind_model, check_model, provider_id
+
+logger = logging.getLogger(__name__)
+
+ENABLE_TASK = "annotation.enable_reply"
+JOB_TTL = 24 * 3600
+EMBED_BATCH = 64
+EMBEDDING: ModelType = "text-embedding"
+ReplyAction = Literal["enable", "disable"]
+# Dify's job states, from the task run's.
+_JOB_STATUS = {
+    TaskStatus.QUEUED: "waiting",
+    TaskStatus.RUNNING: "processing",
+    TaskStatus.COMPLETED: "completed",
+    TaskStatus.ERROR: "error",
+}
+
+
+class AnnotationNotFound(NotFound):
+    default_message = "Annotation not found"
+
+
+class JobNotFound(InvalidParam):
+    default_message = "The job does not exist."
+
+
+class AppUnavailable(BadRequest):
+    code = "app_unavailable"
+    default_message = "App unavailable, please check your app configurations."
+
+
+@dataclass(frozen=True, slots=True)
+class ReplySettings:
+    """What annotation reply needs from the app's model config."""
+
+    provider: str
+    model: str
+    score_threshold: float
+
+
+# --- annotations -------------------------------------------------------------------------
+
+
+async def list_annotations(
+    session: AsyncSession, app: App, *, page: int, limit: int, keyword: str | None
+) -> tuple[Sequence[MessageAnnotation], int]:
+    """One page of the app's annotations, newest first, and how many match in all.
+
+    ``keyword`` matches the question or the answer, case-insensitively.
+    """
+    where = [MessageAnnotation.app_id == app.id, MessageAnnotation.tenant_id == app.tenant_id]
+    if keyword:
+        pattern = f"%{_escape_like(keyword)}%"
+        where.append(
+            or_(
+                MessageAnnotation.question.ilike(pattern, escape="\\"),
+                MessageAnnotation.content.ilike(pattern, escape="\\"),
+            )
+        )
+    total = await session.scalar(select(func.count()).select_from(MessageAnnotation).where(*where))
+    rows = await session.scalars(
+        select(MessageAnnotation)
+        .where(*where)
+        .order_by(MessageAnnotation.created_at.desc(), MessageAnnotation.id)
+        .offset((page - 1) * limit)
+        .limit(limit)
+    )
+    return rows.all(), int(total or 0)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def get_annotation(
+    session: AsyncSession, app: App, annotation_id: uuid.UUID
+) -> MessageAnnotation:
+    """The app's annotation with that id; 404 ``Annotation not found`` otherwise."""
+    row = await session.scalar(
+        select(MessageAnnotation).where(
+            MessageAnnotation.id == annotation_id,
+            MessageAnnotation.app_id == app.id,
+            MessageAnnotation.tenant_id == app.tenant_id,
+        )
+    )
+    if row is None:
+        raise AnnotationNotFound()
+    return row
+
+
+async def create_annotation(
+    session: AsyncSession,
+    app: App,
+    *,
+    question: str,
+    answer: str,
+    account_id: uuid.UUID | None = None,
+) -> MessageAnnotation:
+    row = MessageAnnotation(
+        tenant_id=app.tenant_id,
+        app_id=app.id,
+        question=question,
+        content=answer,
+        account_id=account_id,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def update_annotation(
+    session: AsyncSession, app: App, annotation_id: uuid.UUID, *, question: str, answer: str
+) -> MessageAnnotation:
+    row = await get_annotation(session, app, annotation_id)
+    row.question = question
+    row.content = answer
+    await session.flush()
+    return row
+
+
+async def delete_annotation(session: AsyncSession, app: App, annotation_id: uuid.UUID) -> None:
+    row = await get_annotation(session, app, annotation_id)
+    await session.delete(row)
+    await session.flush()
+
+
+async def count_annotations(session: AsyncSession, app: App) -> int:
+    total = await session.scalar(
+        select(func.count())
+        .select_from(MessageAnnotation)
+        .where(MessageAnnotation.app_id == app.id, MessageAnnotation.tenant_id == app.tenant_id)
+    )
+    return int(total or 0)
+
+
+# --- annotation reply settings -----------------------------------------------------------
+
+
+def reply_settings(config: AppModelConfig | None) -> ReplySettings | None:
+    """The app's annotation reply, when it is on and names an embedding model."""
+    stored = (config.annotation_reply if config is not None else None) or {}
+    model = stored.get("embedding_model") or {}
+    if not stored.get("enabled") or not isinstance(model, dict):
+        return None
+    provider, name = model.get("embedding_provider_name"), model.get("embedding_model_name")
+    if not isinstance(provider, str) or not isinstance(name, str):
+        return None
+    return ReplySettings(
+        provider=provider, model=name, score_threshold=float(stored.get("score_threshold", 0))
+    )
+
+
+def reply_config(settings: ReplySettings | None) -> dict[str, Any]:
+    """The ``annotation_reply`` entry of a model config (Dify's shape)."""
+    if settings is None:
+        return {"enabled": False}
+    return {
+        "enabled": True,
+        "score_threshold": settings.score_threshold,
+        "embedding_model": {
+            "embedding_provider_name": settings.provider,
+            "embedding_model_name": settings.model,
+        },
+    }
+
+
+async def _config_of(session: AsyncSession, app: App) -> AppModelConfig:
+    config = await apps.current_config(session, app)
+    if config is None:
+        raise AppUnavailable()
+    return config
+
+
+async def refresh_question(
+    session: AsyncSession, runtime: ModelRuntime, secret_key: str, app: App, question: str
+) -> None:
+    """Embed a new or edited question now when reply is on, so the next match is fast.
+
+    A failure is logged, not raised: the annotation is saved either way, and the next match
+    embeds any question it has no vector for.
+    """
+    settings = reply_settings(await apps.current_config(session, app))
+    if settings is None:
+        return
+    try:
+        model = await _embedding_model(session, runtime, secret_key, app, settings)
+        await model.embed([question])
+    except (OreError, ModelRuntimeError):
+        logger.warning("could not embed an annotation question of app %s", app.id, exc_info=True)
+
+
+async def _embedding_model(
+    session: AsyncSession,
+    runtime: ModelRuntime,
+    secret_key: str,
+    app: App,
+    settings: ReplySettings,
+) -> BoundModel:
+    return await bind_model(
+        session,
+        runtime,
+        secret_key,
+        app.tenant_id,
+        provider_id(settings.provider),
+        settings.model,
+        EMBEDDING,
+    )
+
+
+# --- the enable and disable jobs ---------------------------------------------------------
+
+
+def _job_key(action: str, job_id: str) -> str:
+    return f"annotation-reply:{action}:{job_id}"
+
+
+async def start_reply_job(
+    session: AsyncSession,
+    kv: KV,
+    runtime: ModelRuntime,
+    app: App,
+    action: ReplyAction,
+    settings: ReplySettings,
+) -> dict[str, str]:
+    """Start turning annotation reply on or off; answers Dify's ``{job_id, job_status}``.
+
+    Enabling checks that the provider knows the embedding model (400 otherwise, before any
+    job exists) and queues :data:`ENABLE_TASK`, which runs after this unit of work commits;
+    disabling completes here.
+    """
+    config = await _config_of(session, app)
+    if action == "enable":
+        check_model(runtime.adapter(provider_id(settings.provider)), settings.model, EMBEDDING)
+        job_id = enqueue(
+            session,
+            ENABLE_TASK,
+            {
+                "app_id": str(app.id),
+                "provider": settings.provider,
+                "model": settings.model,
+                "score_threshold": settings.score_threshold,
+            },
+            tenant_id=app.tenant_id,
+        )
+        record: dict[str, Any] = {"app_id": str(app.id), "run_id": str(job_id)}
+        status = "waiting"
+    else:
+        config.annotation_reply = reply_config(None)
+        await session.flush()
+        job_id = uuid.uuid4()
+        record = {"app_id": str(app.id), "status": "completed"}
+        status = "completed"
+    await kv.set(_job_key(action, str(job_id)), json.dumps(record), ttl=JOB_TTL)
+    return {"job_id": str(job_id), "job_status": status}
+
+
+async def reply_job_status(
+    session: AsyncSession, kv: KV, app: App, action: str, job_id: str
+) -> dict[str, Any]:
+    """``{job_id, job_status, error_msg}`` of a job of this app; 400 when there is none."""
+    raw = await kv.get(_job_key(action, job_id))
+    record = json.loads(raw) if raw is not None else None
+    if not isinstance(record, dict) or record.get("app_id") != str(app.id):
+        raise JobNotFound()
+    if "run_id" not in record:
+        return {"job_id": job_id, "job_status": record.get("status"), "error_msg": ""}
+    run = await session.get(TaskRun, uuid.UUID(record["run_id"]))
+    if run is None:
+        raise JobNotFound()
+    status = _JOB_STATUS.get(TaskStatus(run.status), "waiting")
+    error = run.error or "" if status == "error" else ""
+    return {"job_id": job_id, "job_status": status, "error_msg": error}
+
+
+async def prepare_enable(
+    session: AsyncSession,
+    runtime: ModelRuntime,
+    secret_key: str,
+    app_id: uuid.UUID,
+    settings: ReplySettings,
+) -> tuple[BoundModel, list[str]]:
+    """The embedding model and the questions that enabling reply must embed.
+
+    The enable task embeds them between two units of work, so no session (and, on SQLite,
+    no turn at the database) is held while the model works.
+    """
+    app = await session.get(App, app_id)
+    if app is None:
+        raise apps.AppNotFound()
+    await _config_of(session, app)
+    model = await _embedding_model(session, runtime, secret_key, app, settings)
+    questions = await session.scalars(
+        select(MessageAnnotation.question).where(
+            MessageAnnotation.app_id == app.id, MessageAnnotation.tenant_id == app.tenant_id
+        )
+    )
+    return model, list(questions)
+
+
+async def embed_questions(model: BoundModel, questions: Sequence[str]) -> None:
+    """Embed in batches a provider accepts; the vectors land in the model's cache."""
+    for start in range(0, len(questions), EMBED_BATCH):
+        await model.embed(list(questions[start : start + EMBED_BATCH]))
+
+
+async def finish_enable(session: AsyncSession, app_id: uuid.UUID, settings: ReplySettings) -> None:
+    """Turn reply on with ``settings`` in the app's current model config."""
+    app = await session.get(App, app_id)
+    if app is None:
+        raise apps.AppNotFound()
+    config = await _config_of(session, app)
+    config.annotation_reply = reply_config(settings)
+    await session.flush()
+
+
+# --- matching a query --------------------------------------------------------------------
+
+
+async def match_annotation(
+    session: AsyncSession, runtime: ModelRuntime, secret_key: str, app: App, query: str
+) -> tuple[MessageAnnotation, float] | None:
+    """The annotation whose question is closest to ``query``, with its cosine similarity,
+    when annotation reply is on and the similarity reaches the app's threshold.
+
+    A match counts as a hit (``hit_count`` + 1, in the caller's unit of work). None when
+    reply is off, the app has no annotations, or nothing is close enough.
+    """
+    settings = reply_settings(await apps.current_config(session, app))
+    if settings is None or not query.strip():
+        return None
+    rows = list(
+        await session.scalars(
+            select(MessageAnnotation).where(
+                MessageAnnotation.app_id == app.id, MessageAnnotation.tenant_id == app.tenant_id
+            )
+        )
+    )
+    if not rows:
+        return None
+    model = await _embedding_model(session, runtime, secret_key, app, settings)
+    result = await model.embed([query, *(row.question for row in rows)])
+    query_vector, *vectors = result.embeddings
+    scores = [cosine_similarity(query_vector, vector) for vector in vectors]
+    best = max(range(len(rows)), key=scores.__getitem__)
+    if scores[best] < settings.score_threshold:
+        return None
+    annotation = rows[best]
+    await session.execute(
+        update(MessageAnnotation)
+        .where(MessageAnnotation.id == annotation.id)
+        .values(hit_count=MessageAnnotation.hit_count + 1)
+    )
+    await session.refresh(annotation, ["hit_count"])
+    return annotation, scores[best]
+
+
+def cosine_similarity(first: Sequence[float], second: Sequence[float]) -> float:
+    dot = math.fsum(a * b for a, b in zip(first, second, strict=True))
+    norm = math.sqrt(math.fsum(a * a for a in first)) * math.sqrt(math.fsum(b * b for b in second))
+    return dot / norm if norm else 0.0
