@@ -111,6 +111,8 @@ class StagedRun(Generic[EventT]):
         last_flush = time.monotonic()
         try:
             async for event in self._source():
+                # Deliver first: a progress commit must never delay an event on its way out.
+                await self._deliver(event)
                 pending.append(event)
                 now = time.monotonic()
                 if (
@@ -119,7 +121,6 @@ class StagedRun(Generic[EventT]):
                 ):
                     await self._flush(pending)
                     last_flush = now
-                await self._deliver(event)
             await self._flush(pending)
         except Exception as error:  # recorded by finish; the consumer sees the end of stream
             self.error = error

@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter
 
-from ore.controllers.service_api import annotations, index
+from ore.controllers.service_api import annotations, generation, index
 
 router = APIRouter()
 router.include_router(index.router)
 router.include_router(annotations.router)
+router.include_router(generation.router)

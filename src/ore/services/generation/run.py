@@ -1,0 +1,464 @@
+"""One generation of a basic app (chat, agent-chat, completion), driven as staged units.
+
+:func:`start_generation` takes an active slot (429 when the app is at its limit), then
+commits the start unit: end user, conversation (new or the caller's own), checked inputs,
+the bound model and the prompt with its memory, and the ``Message`` row; all before the
+first byte, so every failure up to here is a plain HTTP error. The model then streams in
+a producer task (:class:`~ore.extensions.staged.StagedRun`) that keeps running when the
+client leaves: the finish unit stores the answer, usage and status (``normal``, ``error``
+with its message, or ``stopped`` with the partial answer) and gives the slot back.
+
+The producer is chosen by app mode from :data:`PRODUCERS`: a function of a
+:class:`ModelCall` yielding :data:`~ore.services.generation.events.GenerationEvent`. The
+agent loop plugs in there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import aclosing, suppress
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ore.core.kv import KV
+from ore.core.model_runtime import ChatRequest, Usage
+from ore.core.model_runtime.usage import estimate_messages, estimate_tokens, price_usage
+from ore.extensions.database import Database
+from ore.extensions.model_runtime import ModelRuntime
+from ore.extensions.staged import StagedRun
+from ore.extensions.tasks import enqueue, get_task
+from ore.models import App, AppMode, AppModelConfig, Conversation, EndUser, Message, MessageStatus
+from ore.models.base import utcnow
+from ore.services import apps
+from ore.services.end_users import end_user_for
+from ore.services.generation import control, events, prompt
+from ore.services.generation.events import AnswerDelta, Envelope, GenerationEvent, UsageReport
+from ore.services.generation.inputs import clean_inputs
+from ore.services.generation.requests import AppUnavailable, ConversationNotExists, GenerationArgs
+from ore.services.model_providers import BoundModel, bind_model, provider_id
+
+logger = logging.getLogger(__name__)
+
+NAME_TASK = "conversation.generate_name"
+NEW_CONVERSATION_NAME = "New conversation"
+FROM_SOURCE = "api"
+INVOKE_FROM = "service-api"
+# Earlier turns read for memory; the token budget usually keeps fewer.
+HISTORY_LIMIT = 100
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Engine:
+    """The pieces of the process a generation uses."""
+
+    db: Database
+    kv: KV
+    models: ModelRuntime
+    secret_key: str
+    default_max_active: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCall:
+    """What a producer gets: the model, the request, and the stop signal to obey."""
+
+    bound: BoundModel
+    request: ChatRequest
+    stopped: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+Producer = Callable[[ModelCall], AsyncIterator[GenerationEvent]]
+
+
+async def until_stopped(stream: AsyncIterator[T], stopped: asyncio.Event) -> AsyncIterator[T]:
+    """The items of ``stream`` until it ends or ``stopped`` is set, even mid-wait."""
+    if stopped.is_set():
+        return
+    waiter = asyncio.ensure_future(stopped.wait())
+    try:
+        while True:
+            step: asyncio.Future[T] = asyncio.ensure_future(anext(stream))
+            done, _ = await asyncio.wait((step, waiter), return_when=asyncio.FIRST_COMPLETED)
+            if step not in done:
+                step.cancel()
+                with suppress(asyncio.CancelledError, Exception):
+                    await step
+                return
+            try:
+                item = step.result()
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        waiter.cancel()
+
+
+async def stream_answer(call: ModelCall) -> AsyncIterator[GenerationEvent]:
+    """The model's answer as it streams, then its usage (chat and completion apps)."""
+    stream = call.bound.stream_chat(call.request)
+    async with aclosing(stream):
+        async for chunk in until_stopped(stream, call.stopped):
+            if chunk.content:
+                yield AnswerDelta(chunk.content)
+            if chunk.usage is not None:
+                yield UsageReport(chunk.usage)
+
+
+PRODUCERS: dict[str, Producer] = {
+    AppMode.CHAT: stream_answer,
+    AppMode.COMPLETION: stream_answer,
+    # Until the agent loop lands, an agent-chat app answers without tools.
+    AppMode.AGENT_CHAT: stream_answer,
+}
+
+
+def _decimal(value: str) -> Decimal:
+    return Decimal(value or "0")
+
+
+class Generation:
+    """The staged work of one generation (ore.extensions.staged.StagedWork)."""
+
+    def __init__(self, engine: Engine, app: App, args: GenerationArgs, producer: Producer) -> None:
+        self.engine = engine
+        self.app = app
+        self.args = args
+        self.producer = producer
+        self.task_id = str(uuid.uuid4())
+        self.message_id = uuid.uuid4()
+        self.created_at = utcnow()
+        self.slot: str | None = None
+        self.conversation_id: uuid.UUID | None = None
+        self.metadata: dict[str, Any] = {}
+        self._call: ModelCall | None = None
+        self._new_conversation = False
+        self._citations = False
+        self._answer: list[str] = []
+        self._usage: Usage | None = None
+        self._started = 0.0
+        self._first_token: float | None = None
+        self._ended = 0.0
+        self._stopped = False
+
+    @property
+    def envelope(self) -> Envelope:
+        chat = self.app.mode != AppMode.COMPLETION
+        return Envelope(
+            mode=self.app.mode,
+            task_id=self.task_id,
+            message_id=str(self.message_id),
+            conversation_id=str(self.conversation_id) if chat else None,
+            created_at=int(self.created_at.timestamp()),
+        )
+
+    # --- start unit ---------------------------------------------------------------------
+
+    async def start(self, session: AsyncSession) -> None:
+        end_user = await end_user_for(session, self.app, self.args.user)
+        conversation = await self._conversation(session, end_user)
+        config = await self._config(session, conversation)
+        settings = apps.config_dict(config)
+        if self._new_conversation:
+            conversation.inputs = clean_inputs(settings["user_input_form"], self.args.inputs)
+            conversation.app_model_config_id = config.id
+            conversation.introduction = settings.get("opening_statement") or ""
+        model = settings.get("model") or {}
+        if not model.get("provider") or not model.get("name"):
+            raise AppUnavailable()
+        provider, name = provider_id(model["provider"]), model["name"]
+        bound = await bind_model(
+            session, self.engine.models, self.engine.secret_key, self.app.tenant_id, provider, name
+        )
+        parameters = dict(model.get("completion_params") or {})
+        messages = await self._messages(session, conversation, settings, bound, parameters)
+        self._call = ModelCall(
+            bound=bound,
+            request=ChatRequest(
+                model=name, messages=messages, parameters=parameters, user=str(end_user.id)
+            ),
+        )
+        self._citations = bool((settings.get("retriever_resource") or {}).get("enabled"))
+        if self._new_conversation:
+            conversation.model_provider, conversation.model_id = provider, name
+            session.add(conversation)
+        else:
+            conversation.updated_at = utcnow()
+        await session.flush()
+        self.conversation_id = conversation.id
+        session.add(self._message_row(conversation, config, end_user, provider, name))
+        await session.flush()
+
+    async def _conversation(self, session: AsyncSession, end_user: EndUser) -> Conversation:
+        if self.args.conversation_id is None:
+            self._new_conversation = True
+            return Conversation(
+                id=uuid.uuid4(),
+                tenant_id=self.app.tenant_id,
+                app_id=self.app.id,
+                mode=self.app.mode,
+                name=NEW_CONVERSATION_NAME,
+                from_source=FROM_SOURCE,
+                invoke_from=INVOKE_FROM,
+                from_end_user_id=end_user.id,
+            )
+        found: Conversation | None = await session.scalar(
+            select(Conversation).where(
+                Conversation.id == self.args.conversation_id,
+                Conversation.app_id == self.app.id,
+                Conversation.tenant_id == self.app.tenant_id,
+                Conversation.from_source == FROM_SOURCE,
+                Conversation.from_end_user_id == end_user.id,
+                Conversation.is_deleted.is_(False),
+            )
+        )
+        if found is None:
+            raise ConversationNotExists()
+        return found
+
+    async def _config(self, session: AsyncSession, conversation: Conversation) -> AppModelConfig:
+        """matches Dify: a conversation keeps the config version it started with."""
+        config_id = conversation.app_model_config_id or self.app.app_model_config_id
+        config: AppModelConfig | None = None
+        if config_id is not None:
+            config = await session.scalar(
+                select(AppModelConfig).where(
+                    AppModelConfig.id == config_id, AppModelConfig.app_id == self.app.id
+                )
+            )
+        if config is None:
+            raise AppUnavailable()
+        return config
+
+    async def _messages(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        settings: dict[str, Any],
+        bound: BoundModel,
+        parameters: dict[str, Any],
+    ) -> list[Any]:
+        pre_prompt = settings.get("pre_prompt") or ""
+        if self.app.mode == AppMode.COMPLETION:
+            return prompt.completion_messages(pre_prompt, conversation.inputs, self.args.query)
+        turns = [] if self._new_conversation else await self._history(session, conversation.id)
+        max_tokens = parameters.get("max_tokens")
+        descriptor = bound.descriptor
+        return prompt.chat_messages(
+            pre_prompt,
+            conversation.inputs,
+            self.args.query,
+            turns,
+            context_size=descriptor.context_size if descriptor else None,
+            max_tokens=max_tokens if isinstance(max_tokens, int) else 0,
+        )
+
+    async def _history(
+        self, session: AsyncSession, conversation_id: uuid.UUID
+    ) -> list[prompt.Turn]:
+        rows = (
+            await session.execute(
+                select(Message.query, Message.answer)
+                .where(
+                    Message.conversation_id == conversation_id,
+                    Message.answer != "",
+                    Message.status != MessageStatus.ERROR,
+                )
+                .order_by(Message.created_at.desc())
+                .limit(HISTORY_LIMIT)
+            )
+        ).all()
+        return [prompt.Turn(query=query, answer=answer) for query, answer in reversed(rows)]
+
+    def _message_row(
+        self,
+        conversation: Conversation,
+        config: AppModelConfig,
+        end_user: EndUser,
+        provider: str,
+        model: str,
+    ) -> Message:
+        return Message(
+            id=self.message_id,
+            tenant_id=self.app.tenant_id,
+            app_id=self.app.id,
+            conversation_id=conversation.id,
+            app_model_config_id=config.id,
+            model_provider=provider,
+            model_id=model,
+            inputs=conversation.inputs,
+            query=self.args.query,
+            answer="",
+            from_source=FROM_SOURCE,
+            invoke_from=INVOKE_FROM,
+            from_end_user_id=end_user.id,
+            agent_based=self.app.mode == AppMode.AGENT_CHAT,
+            created_at=self.created_at,
+            updated_at=self.created_at,
+        )
+
+    # --- producer -----------------------------------------------------------------------
+
+    async def source(self) -> AsyncIterator[GenerationEvent]:
+        """The producer's events, timed, with a listener for stop requests beside it."""
+        assert self._call is not None
+        call = self._call
+        watcher = asyncio.create_task(
+            control.watch_stop(self.engine.kv, self.task_id, call.stopped)
+        )
+        self._started = time.monotonic()
+        try:
+            async for event in self.producer(call):
+                if self._first_token is None and isinstance(event, AnswerDelta):
+                    self._first_token = time.monotonic()
+                yield event
+        finally:
+            self._ended = time.monotonic()
+            self._stopped = call.stopped.is_set()
+            watcher.cancel()
+            with suppress(asyncio.CancelledError):
+                await watcher
+
+    # --- progress and finish units ------------------------------------------------------
+
+    async def record(self, session: AsyncSession, batch: Sequence[GenerationEvent]) -> None:
+        for event in batch:
+            if isinstance(event, AnswerDelta):
+                self._answer.append(event.text)
+            elif isinstance(event, UsageReport):
+                self._usage = event.usage
+        await session.execute(
+            update(Message).where(Message.id == self.message_id).values(answer=self.answer)
+        )
+
+    @property
+    def answer(self) -> str:
+        return "".join(self._answer)
+
+    def _final_usage(self) -> Usage:
+        latency = max(0.0, self._ended - self._started)
+        if self._usage is not None:
+            return self._usage
+        assert self._call is not None
+        descriptor = self._call.bound.descriptor
+        return price_usage(
+            estimate_messages(self._call.request.messages),
+            estimate_tokens(self.answer),
+            descriptor.pricing if descriptor else None,
+            latency=latency,
+            estimated=True,
+        )
+
+    def _status(self, error: BaseException | None) -> tuple[MessageStatus, str | None]:
+        if error is not None:
+            return MessageStatus.ERROR, events.error_fields(error)[2]
+        if self._stopped:
+            return MessageStatus.STOPPED, None
+        return MessageStatus.NORMAL, None
+
+    async def finish(self, session: AsyncSession, error: BaseException | None) -> None:
+        try:
+            await self._save(session, error)
+        finally:
+            await self._release()
+
+    async def _save(self, session: AsyncSession, error: BaseException | None) -> None:
+        latency = max(0.0, self._ended - self._started)
+        usage = self._final_usage()
+        ttft = None if self._first_token is None else self._first_token - self._started
+        self.metadata = {
+            "usage": events.usage_dict(usage, time_to_first_token=ttft, latency=latency)
+        }
+        if self._citations:
+            self.metadata["retriever_resources"] = []
+        status, message = self._status(error)
+        await session.execute(
+            update(Message)
+            .where(Message.id == self.message_id)
+            .values(
+                answer=self.answer,
+                message_tokens=usage.prompt_tokens,
+                message_unit_price=_decimal(usage.prompt_unit_price),
+                message_price_unit=_decimal(usage.prompt_price_unit),
+                answer_tokens=usage.completion_tokens,
+                answer_unit_price=_decimal(usage.completion_unit_price),
+                answer_price_unit=_decimal(usage.completion_price_unit),
+                total_price=_decimal(usage.total_price),
+                currency=usage.currency,
+                provider_response_latency=latency,
+                status=status,
+                error=message,
+                message_metadata=self.metadata,
+                updated_at=utcnow(),
+            )
+        )
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == self.conversation_id)
+            .values(dialogue_count=Conversation.dialogue_count + 1, updated_at=utcnow())
+        )
+        if self._new_conversation and self.args.auto_generate_name and get_task(NAME_TASK):
+            enqueue(
+                session,
+                NAME_TASK,
+                {"conversation_id": str(self.conversation_id)},
+                tenant_id=self.app.tenant_id,
+            )
+
+    async def _release(self) -> None:
+        try:
+            await control.release_slot(self.engine.kv, self.slot, self.task_id)
+            await control.forget_task(self.engine.kv, self.task_id)
+        except Exception as error:  # the slot key expires on its own
+            logger.warning("generation %s could not release its slot: %s", self.task_id, error)
+
+    def message_end(self) -> dict[str, Any]:
+        """The closing event, built once the finish unit has stored the message."""
+        return events.message_end(self.envelope, self.metadata)
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    run: StagedRun[GenerationEvent]
+    work: Generation
+
+
+def _limit(engine: Engine, app: App) -> int:
+    """The app's own limit when set, else the process default (0: unlimited)."""
+    return (
+        app.max_active_requests
+        if app.max_active_requests is not None
+        else engine.default_max_active
+    )
+
+
+async def start_generation(engine: Engine, app: App, args: GenerationArgs) -> Started:
+    """Take a slot, commit the start unit and let the producer run. Errors before the first
+    event (bad inputs, unknown conversation, no credentials, 429) raise here."""
+    producer = PRODUCERS.get(app.mode)
+    if producer is None:
+        raise AppUnavailable()
+    work = Generation(engine, app, args, producer)
+    work.slot = await control.acquire_slot(engine.kv, app.id, _limit(engine, app), work.task_id)
+    run: StagedRun[GenerationEvent] = StagedRun(engine.db, work, work.source)
+    try:
+        await control.register_task(engine.kv, work.task_id, app.id, args.user)
+        await run.start()
+    except BaseException:
+        await work._release()
+        raise
+    return Started(run=run, work=work)
+
+
+async def stop_generation(kv: KV, task_id: str, app: App, user: str) -> None:
+    """Stop the task if ``user`` of ``app`` started it; otherwise nothing (spec §1)."""
+    await control.request_stop(kv, task_id, app.id, user)

@@ -1,0 +1,216 @@
+"""POST /v1/chat-messages and /v1/completion-messages on the real local model: SSE framing
+and event order, blocking responses folded from the same events, and what is stored."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from ore.config import Settings
+from ore.core.local_models import CHAT_MODEL_NAME
+from ore.extensions.tasks import get_task
+from ore.models import Conversation, Message, TaskRun
+from tests.controllers.service_api.conftest import (
+    ServiceApp,
+    local_workspace,
+    make_service_app,
+)
+from tests.factories import db_session
+
+USAGE_FIELDS = {
+    "prompt_tokens",
+    "prompt_unit_price",
+    "prompt_price_unit",
+    "prompt_price",
+    "completion_tokens",
+    "completion_unit_price",
+    "completion_price_unit",
+    "completion_price",
+    "total_tokens",
+    "total_price",
+    "currency",
+    "latency",
+    "time_to_first_token",
+    "time_to_generate",
+}
+
+
+def local_config(**changes: Any) -> dict[str, Any]:
+    """A chat config on the local model: short, deterministic answers."""
+    config: dict[str, Any] = {
+        "model": {
+            "provider": "local",
+            "name": CHAT_MODEL_NAME,
+            "mode": "chat",
+            "completion_params": {"max_tokens": 12, "temperature": 0, "seed": 7},
+        },
+        "pre_prompt": "You are a helpful assistant for {{team}}.",
+        "user_input_form": [
+            {"text-input": {"label": "Team", "variable": "team", "required": True}}
+        ],
+    }
+    config.update(changes)
+    return config
+
+
+def completion_config() -> dict[str, Any]:
+    return local_config(
+        pre_prompt="Write one short sentence about {{topic}}.",
+        user_input_form=[{"paragraph": {"label": "Topic", "variable": "topic", "required": True}}],
+    )
+
+
+def sse_frames(text: str) -> list[str]:
+    """The frames of an SSE body; each must end with a blank line."""
+    assert text.endswith("\n\n"), text[-200:]
+    return text[:-2].split("\n\n")
+
+
+def data_events(frames: list[str]) -> list[dict[str, Any]]:
+    """Each ``data:`` frame parsed; its bytes must be compact JSON with raw UTF-8."""
+    parsed = []
+    for frame in frames:
+        if frame == "event: ping":
+            continue
+        assert frame.startswith("data: "), frame
+        payload = json.loads(frame.removeprefix("data: "))
+        assert frame == "data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        parsed.append(payload)
+    return parsed
+
+
+async def stored_message(settings: Settings, message_id: str) -> Message:
+    async with db_session(settings) as session:
+        message = await session.get(Message, uuid.UUID(message_id))
+    assert message is not None
+    return message
+
+
+async def chat_app(client: httpx.AsyncClient, settings: Settings, **config: Any) -> ServiceApp:
+    member = await local_workspace(settings)
+    return await make_service_app(client, member, model_config=local_config(**config))
+
+
+async def test_chat_stream_frames_events_in_order_and_stores_the_message(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    app = await chat_app(client, settings)
+    body = {
+        "query": "Say hello to the team.",
+        "inputs": {"team": "Équipe ☀"},
+        "user": "ada",
+        "response_mode": "streaming",
+    }
+    response = await client.post("/v1/chat-messages", json=body, headers=app.headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = data_events(sse_frames(response.text))
+
+    kinds = [event["event"] for event in events]
+    assert kinds[-1] == "message_end" and set(kinds[:-1]) == {"message"} and len(kinds) > 1
+    first = events[0]
+    task_id, message_id, conversation_id = (
+        first["task_id"],
+        first["message_id"],
+        first["conversation_id"],
+    )
+    uuid.UUID(task_id), uuid.UUID(conversation_id)
+    for event in events:
+        assert event["conversation_id"] == conversation_id
+        assert event["message_id"] == message_id == event["id"]
+        assert event["task_id"] == task_id
+        assert event["created_at"] == first["created_at"] and isinstance(first["created_at"], int)
+    usage = events[-1]["metadata"]["usage"]
+    assert set(usage) == USAGE_FIELDS
+    assert usage["prompt_tokens"] > 0 and 0 < usage["completion_tokens"] <= 12
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    answer = "".join(event["answer"] for event in events[:-1])
+
+    message = await stored_message(settings, message_id)
+    assert message.answer == answer and message.status == "normal" and message.error is None
+    assert message.query == body["query"] and message.inputs == {"team": "Équipe ☀"}
+    assert message.message_tokens == usage["prompt_tokens"]
+    assert message.answer_tokens == usage["completion_tokens"]
+    assert message.message_metadata["usage"] == usage
+    assert message.provider_response_latency > 0
+    assert message.from_source == "api" and message.app_id == uuid.UUID(app.app_id)
+    async with db_session(settings) as session:
+        conversation = await session.get(Conversation, uuid.UUID(conversation_id))
+        assert conversation is not None
+        assert conversation.inputs == {"team": "Équipe ☀"} and conversation.dialogue_count == 1
+        naming = await session.scalar(
+            select(TaskRun.id).where(TaskRun.name == "conversation.generate_name")
+        )
+    # The name is made in the background, only once that task exists.
+    assert (naming is not None) == (get_task("conversation.generate_name") is not None)
+
+
+async def test_chat_blocking_is_folded_from_the_same_events(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    app = await chat_app(client, settings)
+    body = {"query": "Name a colour.", "inputs": {"team": "docs"}, "user": "ada"}
+    response = await client.post("/v1/chat-messages", json=body, headers=app.headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    result = response.json()
+    assert result["event"] == "message" and result["mode"] == "chat"
+    assert result["id"] == result["message_id"]
+    assert set(result) == {
+        "event",
+        "task_id",
+        "id",
+        "message_id",
+        "conversation_id",
+        "mode",
+        "answer",
+        "metadata",
+        "created_at",
+    }
+    assert set(result["metadata"]["usage"]) == USAGE_FIELDS
+    message = await stored_message(settings, result["id"])
+    assert message.answer == result["answer"] and message.answer
+    assert str(message.conversation_id) == result["conversation_id"]
+
+    # The same question streamed (greedy decoding) gives the same answer.
+    streamed = await client.post(
+        "/v1/chat-messages", json={**body, "response_mode": "streaming"}, headers=app.headers
+    )
+    events = data_events(sse_frames(streamed.text))
+    assert "".join(e["answer"] for e in events if e["event"] == "message") == result["answer"]
+
+
+async def test_completion_stream_and_blocking_carry_no_conversation(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    member = await local_workspace(settings)
+    app = await make_service_app(
+        client, member, mode="completion", model_config=completion_config()
+    )
+    body = {"inputs": {"topic": "rivers"}, "user": "ada", "response_mode": "streaming"}
+    response = await client.post("/v1/completion-messages", json=body, headers=app.headers)
+    assert response.status_code == 200, response.text
+    events = data_events(sse_frames(response.text))
+    assert events[-1]["event"] == "message_end"
+    assert {e["event"] for e in events[:-1]} == {"message"}
+    for event in events:
+        assert "conversation_id" not in event
+        assert set(event) >= {"event", "message_id", "created_at", "task_id", "id"}
+    message = await stored_message(settings, events[0]["message_id"])
+    assert message.answer == "".join(e["answer"] for e in events[:-1])
+    assert message.inputs == {"topic": "rivers"} and message.query == ""
+
+    blocking = await client.post(
+        "/v1/completion-messages",
+        json={"inputs": {"topic": "rivers"}, "user": "ada", "response_mode": "blocking"},
+        headers=app.headers,
+    )
+    assert blocking.status_code == 200, blocking.text
+    result = blocking.json()
+    assert result["mode"] == "completion" and "conversation_id" not in result
+    assert result["answer"] == message.answer
+    assert set(result["metadata"]["usage"]) == USAGE_FIELDS
