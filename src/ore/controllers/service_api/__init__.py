@@ -2,9 +2,11 @@
 
 from fastapi import APIRouter
 
-from ore.controllers.service_api import annotations, generation, index
+from ore.controllers.service_api import app_info, conversations, files, index, messages
 
 router = APIRouter()
 router.include_router(index.router)
-router.include_router(annotations.router)
-router.include_router(generation.router)
+router.include_router(app_info.router)
+router.include_router(conversations.router)
+router.include_router(messages.router)
+router.include_router(files.router)
