@@ -4,6 +4,6 @@ Importing this package registers every ore task (``ore.app_factory`` and ``ore.c
 import it before starting a backend; ``ore worker`` registers each one with Celery).
 """
 
-from ore.tasks import conversations, debug, mail
+from ore.tasks import annotations, conversations, debug, mail
 
-__all__ = ["conversations", "debug", "mail"]
+__all__ = ["annotations", "conversations", "debug", "mail"]

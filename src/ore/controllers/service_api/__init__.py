@@ -2,10 +2,20 @@
 
 from fastapi import APIRouter
 
-from ore.controllers.service_api import app_info, conversations, files, index, messages
+from ore.controllers.service_api import (
+    annotations,
+    app_info,
+    conversations,
+    files,
+    generation,
+    index,
+    messages,
+)
 
 router = APIRouter()
 router.include_router(index.router)
+router.include_router(annotations.router)
+router.include_router(generation.router)
 router.include_router(app_info.router)
 router.include_router(conversations.router)
 router.include_router(messages.router)
