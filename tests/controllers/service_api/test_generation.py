@@ -214,3 +214,24 @@ async def test_completion_stream_and_blocking_carry_no_conversation(
     assert result["mode"] == "completion" and "conversation_id" not in result
     assert result["answer"] == message.answer
     assert set(result["metadata"]["usage"]) == USAGE_FIELDS
+
+
+async def test_agent_chat_streams_agent_messages(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    member = await local_workspace(settings)
+    app = await make_service_app(client, member, mode="agent-chat", model_config=local_config())
+    body = {
+        "query": "Say hi.",
+        "inputs": {"team": "ops"},
+        "user": "ada",
+        "response_mode": "streaming",
+    }
+    response = await client.post("/v1/chat-messages", json=body, headers=app.headers)
+    assert response.status_code == 200, response.text
+    events = data_events(sse_frames(response.text))
+    assert events[-1]["event"] == "message_end"
+    assert {e["event"] for e in events[:-1]} == {"agent_message"}
+    message = await stored_message(settings, events[0]["message_id"])
+    assert message.answer == "".join(e["answer"] for e in events[:-1])
+    assert message.agent_based and message.status == "normal"

@@ -40,13 +40,16 @@ def _slot_key(app_id: uuid.UUID, index: int) -> str:
     return f"generation:active:{app_id}:{index}"
 
 
-async def acquire_slot(kv: KV, app_id: uuid.UUID, limit: int, holder: str) -> str | None:
-    """A free slot of the app (its key), None when the app has no limit; 429 when full."""
+async def acquire_slot(
+    kv: KV, app_id: uuid.UUID, limit: int, holder: str, *, ttl: float = SLOT_TTL
+) -> str | None:
+    """A free slot of the app (its key), None when the app has no limit; 429 when full.
+    The slot frees itself after ``ttl`` seconds if its holder never gives it back."""
     if limit <= 0:
         return None
     for index in range(limit):
         key = _slot_key(app_id, index)
-        if await kv.set(key, holder, ttl=SLOT_TTL, only_if_absent=True):
+        if await kv.set(key, holder, ttl=ttl, only_if_absent=True):
             return key
     raise AppQuotaExceeded(app_id, limit)
 
