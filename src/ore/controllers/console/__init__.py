@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from ore.controllers.console import (
     account,
     activate,
+    app_imports,
     app_keys,
     app_logs,
     apps,
@@ -29,6 +30,7 @@ router.include_router(members.router)
 router.include_router(activate.router)
 router.include_router(gateway_keys.router)
 router.include_router(apps.router)
+router.include_router(app_imports.router)
 router.include_router(app_keys.router)
 router.include_router(app_logs.router)
 router.include_router(statistics.router)
