@@ -267,6 +267,8 @@ class Message(UUIDPrimaryKey, Timestamps, Base):
     agent_based: Mapped[bool] = mapped_column(default=False)
     workflow_run_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     message_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The prompt messages sent to the model (the console logs' ``message``).
+    message: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
 
 
 class MessageFeedback(UUIDPrimaryKey, Timestamps, Base):
@@ -312,6 +314,10 @@ class MessageAnnotation(UUIDPrimaryKey, Timestamps, Base):
     content: Mapped[str] = mapped_column(Text)
     hit_count: Mapped[int] = mapped_column(default=0)
     account_id: Mapped[uuid.UUID | None] = _account_ref()
+    # The question's vector and the "provider/model" that made it; a match embeds only the
+    # query when every row holds a vector of the reply's current model.
+    question_embedding: Mapped[list[float] | None] = mapped_column(JSON, default=None)
+    embedding_model: Mapped[str | None] = mapped_column(String(255), default=None)
 
 
 class UploadFile(UUIDPrimaryKey, Base):
