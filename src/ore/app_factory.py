@@ -54,9 +54,9 @@ async def start_context(settings: Settings) -> OreContext:
     kv = create_kv(settings)
     storage = create_storage(settings)
     await storage.check()
-    tasks = create_task_backend(settings, db)
     http = create_http_clients(settings)
     models = create_model_runtime(settings, kv, http)
+    tasks = create_task_backend(settings, db, kv, models)
     register_handlers(settings)
     await tasks.start()
     return OreContext(

@@ -1,4 +1,4 @@
-"""Helpers for task tests: wait (bounded) for a run to reach a state."""
+"""Helpers for task tests: wait (bounded) for a run to reach a state; a process's parts."""
 
 from __future__ import annotations
 
@@ -6,11 +6,21 @@ import asyncio
 import time
 import uuid
 from collections.abc import Container
+from typing import NamedTuple
 
+from ore.core.kv import KV
 from ore.extensions.database import Database
+from ore.extensions.model_runtime import ModelRuntime
 from ore.models import TaskRun
 
 ENDED = ("completed", "error")
+
+
+class ProcessParts(NamedTuple):
+    """What a task backend hands its tasks besides settings and the database."""
+
+    kv: KV
+    models: ModelRuntime
 
 
 async def load_run(db: Database, run_id: uuid.UUID) -> TaskRun | None:

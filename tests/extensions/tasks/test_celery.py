@@ -31,7 +31,7 @@ from tests.conftest import (
     _drop_pg_database,
     make_settings,
 )
-from tests.extensions.tasks.helpers import wait_for_run
+from tests.extensions.tasks.helpers import ProcessParts, wait_for_run
 from tests.processes import ore_environment, start_ore, stop
 
 
@@ -89,7 +89,7 @@ def _delete_queues(settings: Settings) -> None:
 
 @pytest.mark.slow
 async def test_ore_worker_runs_debug_sleep_to_completed(
-    pg_url: str, broker_url: str, tmp_path: Path
+    pg_url: str, broker_url: str, tmp_path: Path, parts: ProcessParts
 ) -> None:
     settings = make_settings(
         pg_url,
@@ -98,7 +98,7 @@ async def test_ore_worker_runs_debug_sleep_to_completed(
         CELERY_QUEUE_PREFIX=f"oretest-{uuid.uuid4().hex[:10]}-",
     )
     db = Database(settings)
-    backend = create_task_backend(settings, db)
+    backend = create_task_backend(settings, db, *parts)
     assert isinstance(backend, CeleryBackend)
     worker = _start_worker(settings, tmp_path)
     try:
@@ -128,11 +128,11 @@ async def test_ore_worker_runs_debug_sleep_to_completed(
 
 
 async def test_unreachable_broker_fails_health_and_ends_the_run_in_error(
-    database_url: str, tmp_path: Path, _clean_tables: None
+    database_url: str, tmp_path: Path, _clean_tables: None, parts: ProcessParts
 ) -> None:
     settings = make_settings(database_url, tmp_path, CELERY_BROKER_URL="redis://127.0.0.1:1/0")
     db = Database(settings)
-    backend = create_task_backend(settings, db)
+    backend = create_task_backend(settings, db, *parts)
     await backend.start()
     try:
         with pytest.raises(Exception, match=r"(?i)connect|refused"):

@@ -19,7 +19,7 @@ from ore.extensions.metrics import registry
 from ore.extensions.tasks import TaskContext, create_task_backend, enqueue, get_task, task
 from ore.extensions.tasks.inprocess import InProcessRunner
 from ore.models import TaskRun, TaskStatus, utcnow
-from tests.extensions.tasks.helpers import load_run, wait_for_run
+from tests.extensions.tasks.helpers import ProcessParts, load_run, wait_for_run
 
 # Module-level records of what the test tasks saw (the runner runs them in this process).
 SEEN: list[str] = []
@@ -136,13 +136,13 @@ async def test_enqueue_in_a_unit_of_work_that_rolls_back_never_runs(app: FastAPI
 
 
 async def test_concurrency_is_bounded(
-    database_url: str, tmp_path: Any, _clean_tables: None
+    database_url: str, tmp_path: Any, _clean_tables: None, parts: ProcessParts
 ) -> None:
     from tests.conftest import make_settings
 
     settings = make_settings(database_url, tmp_path, TASK_RUNNER_CONCURRENCY=2)
     db = Database(settings)
-    runner = create_task_backend(settings, db)
+    runner = create_task_backend(settings, db, *parts)
     await runner.start()
     try:
         ids = [await _enqueue(db, "tests.overlap", {"marker": str(n)}) for n in range(6)]
@@ -155,9 +155,9 @@ async def test_concurrency_is_bounded(
     assert 1 <= ACTIVE["max"] <= 2
 
 
-async def test_two_runners_never_take_the_same_run(settings: Settings) -> None:
+async def test_two_runners_never_take_the_same_run(settings: Settings, parts: ProcessParts) -> None:
     dbs = [Database(settings), Database(settings)]
-    runners = [InProcessRunner(settings, db) for db in dbs]
+    runners = [InProcessRunner(settings, db, *parts) for db in dbs]
     # Rows are inserted while no runner is current, so only polling finds them.
     async with dbs[0].unit_of_work() as session:
         ids = [enqueue(session, "tests.record", {"marker": str(n)}) for n in range(12)]
@@ -192,14 +192,16 @@ async def _insert_running(
     return run.id
 
 
-async def test_start_recovers_runs_a_dead_process_left_running(settings: Settings) -> None:
+async def test_start_recovers_runs_a_dead_process_left_running(
+    settings: Settings, parts: ProcessParts
+) -> None:
     db = Database(settings)
     try:
         resumable = await _insert_running(db, attempts=1, max_attempts=3)
         exhausted = await _insert_running(db, attempts=3, max_attempts=3)
         # Another host's run with a fresh heartbeat may still be alive: left alone.
         alive = await _insert_running(db, attempts=1, max_attempts=3, heartbeat_at=utcnow())
-        runner = InProcessRunner(settings, db)
+        runner = InProcessRunner(settings, db, *parts)
         await runner.start()
         try:
             resumed = await wait_for_run(db, resumable)
@@ -226,10 +228,10 @@ async def test_start_recovers_runs_a_dead_process_left_running(settings: Setting
     assert untouched.attempts == 1
 
 
-async def test_stop_leaves_a_long_task_to_recovery(settings: Settings) -> None:
+async def test_stop_leaves_a_long_task_to_recovery(settings: Settings, parts: ProcessParts) -> None:
     db = Database(settings)
     try:
-        runner = InProcessRunner(settings, db, stop_grace=0.1)
+        runner = InProcessRunner(settings, db, *parts, stop_grace=0.1)
         await runner.start()
         run_id = await _enqueue(db, "debug.sleep", {"seconds": 30, "steps": 30})
         await wait_for_run(db, run_id, ("running",))
@@ -237,7 +239,7 @@ async def test_stop_leaves_a_long_task_to_recovery(settings: Settings) -> None:
         assert (await wait_for_run(db, run_id, ("running",))).attempts == 1
 
         # The next start takes it up again.
-        again = InProcessRunner(settings, db, stop_grace=0.1)
+        again = InProcessRunner(settings, db, *parts, stop_grace=0.1)
         await again.start()
         try:
             running = await wait_for_run(db, run_id, ("running",))

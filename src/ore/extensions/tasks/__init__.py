@@ -19,7 +19,9 @@ import uuid
 from typing import Protocol
 
 from ore.config import Settings
+from ore.core.kv import KV
 from ore.extensions.database import Database
+from ore.extensions.model_runtime import ModelRuntime
 from ore.extensions.tasks.registry import (
     TaskContext,
     TaskDefinition,
@@ -41,15 +43,21 @@ class TaskBackend(Protocol):
     async def dispatch(self, run_id: uuid.UUID, name: str) -> None: ...
 
 
-def create_task_backend(settings: Settings, db: Database) -> TaskBackend:
-    """Celery when CELERY_BROKER_URL is set, the in-process runner otherwise."""
+def create_task_backend(
+    settings: Settings, db: Database, kv: KV, models: ModelRuntime
+) -> TaskBackend:
+    """Celery when CELERY_BROKER_URL is set, the in-process runner otherwise.
+
+    The in-process runner hands ``kv`` and ``models`` (this process's) to its tasks; the
+    Celery producer runs nothing, and each worker process builds its own.
+    """
     if settings.celery_enabled:
         from ore.extensions.tasks.celery_backend import CeleryBackend
 
         return CeleryBackend(settings, db)
     from ore.extensions.tasks.inprocess import InProcessRunner
 
-    return InProcessRunner(settings, db)
+    return InProcessRunner(settings, db, kv, models)
 
 
 __all__ = [

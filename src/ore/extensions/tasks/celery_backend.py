@@ -17,13 +17,18 @@ import logging
 import os
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_shutdown, worker_shutdown
 
 from ore.config import Settings
+from ore.core.kv import KV
 from ore.extensions.database import Database
+from ore.extensions.http import HttpClients, create_http_clients
+from ore.extensions.kv import create_kv
+from ore.extensions.model_runtime import ModelRuntime, create_model_runtime
 from ore.extensions.tasks.registry import queue_for, registered_tasks
 from ore.extensions.tasks.runs import (
     claim_by_id,
@@ -112,42 +117,62 @@ class CeleryBackend:
             await mark_undeliverable(self.db, run_id, error)
 
 
+@dataclass
+class _WorkerProcess:
+    """What one worker process owns: made after the fork, closed when the process ends."""
+
+    pid: int
+    loop: asyncio.AbstractEventLoop
+    db: Database
+    kv: KV
+    http: HttpClients
+    models: ModelRuntime
+
+
 class WorkerRuntime:
-    """One event loop and one Database per worker process, made after the fork."""
+    """One event loop, Database, KV and model runtime per worker process, made after the
+    fork; every task run in the process shares them (``TaskContext.kv``, ``.models``)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._pid: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._db: Database | None = None
+        self._process: _WorkerProcess | None = None
 
     def run(self, run_id: str) -> str | None:
         """Claim and run one run; the entry point of every ore task in Celery."""
-        loop, db = self._ensure()
-        return loop.run_until_complete(self._run(db, uuid.UUID(run_id)))
+        process = self._ensure()
+        return process.loop.run_until_complete(self._run(process, uuid.UUID(run_id)))
 
-    async def _run(self, db: Database, run_id: uuid.UUID) -> str | None:
-        run = await claim_by_id(db, run_id, worker_id=default_worker_id())
+    async def _run(self, process: _WorkerProcess, run_id: uuid.UUID) -> str | None:
+        run = await claim_by_id(process.db, run_id, worker_id=default_worker_id())
         if run is None:
             return None
-        return await execute(db, self.settings, run)
+        return await execute(process.db, self.settings, run, kv=process.kv, models=process.models)
 
-    def _ensure(self) -> tuple[asyncio.AbstractEventLoop, Database]:
-        if self._pid != os.getpid() or self._loop is None or self._db is None:
-            # A forked child must not reuse its parent's loop or connections.
-            self._loop = asyncio.new_event_loop()
-            self._db = Database(self.settings)
-            self._pid = os.getpid()
+    def _ensure(self) -> _WorkerProcess:
+        if self._process is None or self._process.pid != os.getpid():
+            # A forked child must not reuse its parent's loop, connections or clients.
+            loop = asyncio.new_event_loop()
+            db = Database(self.settings)
+            kv = create_kv(self.settings)
+            http = create_http_clients(self.settings)
+            models = create_model_runtime(self.settings, kv, http)
+            self._process = _WorkerProcess(os.getpid(), loop, db, kv, http, models)
             # Tasks that enqueue follow-up tasks send them through the broker too.
-            set_current_backend(CeleryBackend(self.settings, self._db))
-        return self._loop, self._db
+            set_current_backend(CeleryBackend(self.settings, db))
+        return self._process
 
     def close(self, **_: Any) -> None:
-        if self._pid != os.getpid() or self._loop is None or self._db is None:
+        process = self._process
+        if process is None or process.pid != os.getpid():
             return
-        self._loop.run_until_complete(self._db.dispose())
-        self._loop.close()
-        self._loop = self._db = self._pid = None
+        process.loop.run_until_complete(self._close(process))
+        process.loop.close()
+        self._process = None
+
+    async def _close(self, process: _WorkerProcess) -> None:
+        await process.http.aclose()
+        await process.kv.close()
+        await process.db.dispose()
 
 
 def create_worker_app(settings: Settings) -> Celery:

@@ -1,9 +1,10 @@
 """The in-process task runner of embedded mode (used when CELERY_BROKER_URL is empty).
 
 A loop in the API process claims queued ``task_runs`` rows and runs them as asyncio tasks,
-at most TASK_RUNNER_CONCURRENCY at a time. It is woken right after a unit of work that
-enqueued something commits, and otherwise looks every TASK_POLL_INTERVAL seconds, so rows
-inserted by another process (a CLI command, a test) run too.
+at most TASK_RUNNER_CONCURRENCY at a time, with the API process's KV and model runtime.
+It is woken right after a unit of work that enqueued something commits, and otherwise
+looks every TASK_POLL_INTERVAL seconds, so rows inserted by another process (a CLI
+command, a test) run too.
 
 State lives in the database. The runner refreshes the heartbeat of its running rows every
 HEARTBEAT_INTERVAL seconds; on start, and every RECOVERY_INTERVAL after, runs left
@@ -22,7 +23,9 @@ from collections.abc import Awaitable
 from datetime import timedelta
 
 from ore.config import Settings
+from ore.core.kv import KV
 from ore.extensions.database import Database
+from ore.extensions.model_runtime import ModelRuntime
 from ore.extensions.tasks.runs import (
     beat,
     claim_queued,
@@ -46,9 +49,19 @@ STALE_AFTER = timedelta(seconds=4 * HEARTBEAT_INTERVAL)
 class InProcessRunner:
     name = "inprocess"
 
-    def __init__(self, settings: Settings, db: Database, *, stop_grace: float = 5.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        kv: KV,
+        models: ModelRuntime,
+        *,
+        stop_grace: float = 5.0,
+    ) -> None:
         self.settings = settings
         self.db = db
+        self.kv = kv
+        self.models = models
         self.worker_id = f"{default_worker_id()}:{uuid.uuid4().hex[:8]}"
         self._concurrency = settings.TASK_RUNNER_CONCURRENCY
         self._interval = settings.TASK_POLL_INTERVAL
@@ -139,7 +152,7 @@ class InProcessRunner:
 
     async def _run(self, run: TaskRun) -> None:
         try:
-            await execute(self.db, self.settings, run)
+            await execute(self.db, self.settings, run, kv=self.kv, models=self.models)
         except Exception:
             # Only recording the outcome can fail here (database gone); the row stays
             # running and the next start recovers it.

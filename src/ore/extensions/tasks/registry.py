@@ -19,7 +19,9 @@ from typing import Any
 from sqlalchemy import update
 
 from ore.config import Settings
+from ore.core.kv import KV
 from ore.extensions.database import Database
+from ore.extensions.model_runtime import ModelRuntime
 from ore.models import TaskRun
 from ore.models.base import utcnow
 
@@ -29,7 +31,12 @@ TaskFunction = Callable[..., Awaitable[TaskResult]]
 
 @dataclass
 class TaskContext:
-    """What a running task gets besides its arguments."""
+    """What a running task gets besides its arguments.
+
+    ``kv`` and ``models`` are the process's own (the API process's for the in-process
+    runner, the worker process's under Celery), so a task shares their caches, cooldowns
+    and HTTP connections instead of building throwaway ones.
+    """
 
     task_id: uuid.UUID
     name: str
@@ -37,6 +44,8 @@ class TaskContext:
     tenant_id: uuid.UUID | None
     settings: Settings
     db: Database
+    kv: KV
+    models: ModelRuntime
 
     async def progress(self, values: dict[str, Any]) -> None:
         """Record progress (and a heartbeat) in its own short, committed unit of work."""

@@ -25,8 +25,10 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ore.config import Settings
+from ore.core.kv import KV
 from ore.extensions.database import Database, after_commit
 from ore.extensions.metrics import tasks_finished, tasks_running
+from ore.extensions.model_runtime import ModelRuntime
 from ore.extensions.tasks.registry import TaskContext, get_task
 from ore.models import TaskRun, TaskStatus
 from ore.models.base import utcnow
@@ -298,8 +300,12 @@ async def mark_undeliverable(db: Database, run_id: uuid.UUID, error: BaseExcepti
         )
 
 
-async def execute(db: Database, settings: Settings, run: TaskRun) -> str:
+async def execute(
+    db: Database, settings: Settings, run: TaskRun, *, kv: KV, models: ModelRuntime
+) -> str:
     """Run a claimed run's function and record how it ended; returns the final status.
+
+    ``kv`` and ``models`` are the running process's, handed to the task in its context.
 
     Cancellation (a stopping process) records nothing: the run stays ``running`` and is
     recovered by the next start.
@@ -316,6 +322,8 @@ async def execute(db: Database, settings: Settings, run: TaskRun) -> str:
             tenant_id=run.tenant_id,
             settings=settings,
             db=db,
+            kv=kv,
+            models=models,
         )
         result = await definition.function(context, **run.args)
         if result is not None and not isinstance(result, dict):
