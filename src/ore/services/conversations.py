@@ -38,6 +38,7 @@ NAME_MAX_LENGTH = 255
 # A generated name is a title, not a summary: a few words, cut at a word boundary.
 GENERATED_NAME_MAX_CHARS = 60
 FALLBACK_NAME_WORDS = 6
+# The name generation gives a new conversation until it is named.
 DEFAULT_NAME = "New conversation"
 _QUERY_CHARS_FOR_NAMING = 2000
 _NAMING_PROMPT = (
@@ -265,12 +266,15 @@ def _cut(text: str) -> str:
 
 
 async def save_generated_name(
-    session: AsyncSession, conversation_id: uuid.UUID, name: str
+    session: AsyncSession, conversation_id: uuid.UUID, name: str, *, keep_given: bool = False
 ) -> Conversation | None:
-    """Store a generated name on the conversation, if it still exists."""
+    """Store a generated name on the conversation, if it still exists. With ``keep_given``
+    (background naming), a name the caller gave meanwhile is kept."""
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None or conversation.is_deleted:
         return None
+    if keep_given and conversation.name not in ("", DEFAULT_NAME):
+        return conversation
     conversation.name = name
     await session.flush()
     return conversation

@@ -9,6 +9,7 @@ app's workspace that a message of this app references (spec dify-service-api.md 
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from typing import ClassVar
 
@@ -27,7 +28,9 @@ IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "webp", "gif", "svg"})
 VIDEO_EXTENSIONS = frozenset({"mp4", "mov", "mpeg", "webm"})
 AUDIO_EXTENSIONS = frozenset({"mp3", "m4a", "wav", "amr", "mpga"})
 NAME_MAX_LENGTH = 200
-EXTENSION_MAX_LENGTH = 32
+# Extensions become part of a storage key: letters and digits only, so none can hold a
+# path separator or a dot-dot.
+_EXTENSION = re.compile(r"^[a-z0-9]{1,32}$")
 MIME_TYPE_MAX_LENGTH = 255
 
 
@@ -91,12 +94,15 @@ def blacklist(settings: Settings) -> frozenset[str]:
 def check_upload(settings: Settings, filename: str, mime_type: str | None) -> int:
     """415 for a file type this server refuses; else the size limit of its kind, in bytes.
 
-    Like Dify, a part without a media type is refused, and so is a blacklisted extension.
+    Like Dify, a part without a media type is refused, and so is a blacklisted extension;
+    so is an extension that is not plain letters and digits (it becomes part of a key).
     """
     extension = extension_of(filename)
     if not mime_type or len(mime_type) > MIME_TYPE_MAX_LENGTH:
         raise UnsupportedFileType()
-    if len(extension) > EXTENSION_MAX_LENGTH or extension in blacklist(settings):
+    if extension and not _EXTENSION.match(extension):
+        raise UnsupportedFileType()
+    if extension in blacklist(settings):
         raise UnsupportedFileType()
     return size_limit(settings, extension) * MB
 
@@ -120,11 +126,11 @@ async def store_upload(
     mime_type: str,
     data: bytes,
 ) -> UploadFile:
-    """Save the bytes under a new key of the app's workspace and record the file."""
+    """Record the file, then save the bytes under a new key of the app's workspace (a row
+    the database refuses leaves no file behind)."""
     extension = extension_of(filename)
     file_id = uuid.uuid4()
     key = f"upload_files/{app.tenant_id}/{file_id}" + (f".{extension}" if extension else "")
-    await storage.save(key, data)
     row = UploadFile(
         id=file_id,
         tenant_id=app.tenant_id,
@@ -140,6 +146,7 @@ async def store_upload(
     )
     session.add(row)
     await session.flush()
+    await storage.save(key, data)
     return row
 
 

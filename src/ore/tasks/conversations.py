@@ -37,7 +37,7 @@ async def model_runtime(settings: Settings) -> AsyncIterator[ModelRuntime]:
 @task("conversation.generate_name")
 async def generate_name(ctx: TaskContext, conversation_id: str) -> dict[str, Any]:
     """Name the conversation from its first query with the app's model (the query's first
-    words when the model cannot answer)."""
+    words when the model cannot answer), unless it was renamed in the meantime."""
     wanted = uuid.UUID(conversation_id)
     async with model_runtime(ctx.settings) as runtime:
         async with ctx.db.unit_of_work() as session:
@@ -51,7 +51,7 @@ async def generate_name(ctx: TaskContext, conversation_id: str) -> dict[str, Any
             return {"skipped": "conversation has no message"}
         name = await conversations.suggest_name(job)
     async with ctx.db.unit_of_work() as session:
-        saved = await conversations.save_generated_name(session, wanted, name)
+        saved = await conversations.save_generated_name(session, wanted, name, keep_given=True)
     if saved is None:
         return {"skipped": "conversation deleted while naming"}
-    return {"name": name}
+    return {"name": saved.name}

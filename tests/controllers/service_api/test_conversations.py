@@ -17,10 +17,12 @@ import httpx
 from sqlalchemy import select, update
 
 from ore.config import Settings
+from ore.core.local_models import CHAT_MODEL_NAME
 from ore.extensions.tasks import enqueue
 from ore.models import App, AppModelConfig, Conversation, Message, TaskRun
 from ore.services.conversations import fallback_name
 from ore.services.end_users import end_user_for
+from ore.services.generation.run import NEW_CONVERSATION_NAME
 from tests.controllers.service_api.conftest import ServiceApp, local_workspace, make_service_app
 from tests.factories import db_session
 
@@ -346,6 +348,22 @@ async def test_auto_generate_falls_back_to_the_query(
     assert response.json()["message"] == "Message Not Exists."
 
 
+async def run_name_task(settings: Settings, conversation_id: str) -> TaskRun:
+    """Queue conversation.generate_name on the app's in-process backend and wait for it."""
+    async with db_session(settings) as session:
+        run_id = enqueue(
+            session, "conversation.generate_name", {"conversation_id": conversation_id}
+        )
+    for _ in range(600):
+        async with db_session(settings) as session:
+            run = await session.get(TaskRun, run_id)
+        assert run is not None
+        if run.status in ("completed", "error"):
+            return run
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"task run {run_id} did not finish")
+
+
 async def test_generate_name_task_runs_in_process(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
@@ -353,20 +371,20 @@ async def test_generate_name_task_runs_in_process(
     thread = await add_conversation(
         settings, app, "alice", turns=[("Recommend three science fiction novels", "Sure.")]
     )
-    async with db_session(settings) as session:
-        run_id = enqueue(session, "conversation.generate_name", {"conversation_id": thread.id})
-    run = None
-    for _ in range(600):
-        async with db_session(settings) as session:
-            run = await session.get(TaskRun, run_id)
-        if run is not None and run.status in ("completed", "error"):
-            break
-        await asyncio.sleep(0.1)
-    assert run is not None and run.status == "completed", run and run.error
+    run = await run_name_task(settings, thread.id)
+    assert run.status == "completed", run.error
     async with db_session(settings) as session:
         stored = await session.get(Conversation, uuid.UUID(thread.id))
     assert stored is not None and stored.name.strip()
     assert run.result == {"name": stored.name}
+
+    # A name the user gave before the task ran is kept.
+    renamed = await add_conversation(settings, app, "alice", name="Reading list")
+    run = await run_name_task(settings, renamed.id)
+    assert run.status == "completed" and run.result == {"name": "Reading list"}
+    async with db_session(settings) as session:
+        kept = await session.get(Conversation, uuid.UUID(renamed.id))
+    assert kept is not None and kept.name == "Reading list"
 
 
 async def test_variables(client: httpx.AsyncClient, settings: Settings) -> None:
@@ -406,3 +424,47 @@ async def test_variables(client: httpx.AsyncClient, settings: Settings) -> None:
     completion = await make_service_app(client, member, mode="completion")
     response = await client.get(url, headers=completion.headers)
     assert response.status_code == 400 and response.json()["code"] == "not_chat_app"
+
+
+async def test_a_chat_message_makes_a_listed_conversation_that_gets_named(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    app = await chat_app(client, settings)
+    short = {
+        "provider": "langgenius/local/local",
+        "name": CHAT_MODEL_NAME,
+        "mode": "chat",
+        "completion_params": {"max_tokens": 12, "temperature": 0, "seed": 7},
+    }
+    await patch_config(settings, app.app_id, model=short)
+    sent = await client.post(
+        "/v1/chat-messages",
+        json={"inputs": {}, "query": "Tell me about the moon", "user": "alice"},
+        headers=app.headers,
+    )
+    assert sent.status_code == 200, sent.text
+    conversation_id, message_id = sent.json()["conversation_id"], sent.json()["id"]
+
+    listed = await client.get("/v1/conversations", params={"user": "alice"}, headers=app.headers)
+    assert [c["id"] for c in listed.json()["data"]] == [conversation_id]
+    history = await client.get(
+        "/v1/messages",
+        params={"conversation_id": conversation_id, "user": "alice"},
+        headers=app.headers,
+    )
+    (item,) = history.json()["data"]
+    assert item["id"] == message_id and item["answer"] == sent.json()["answer"]
+    assert item["query"] == "Tell me about the moon"
+    hidden = await client.get("/v1/conversations", params={"user": "bob"}, headers=app.headers)
+    assert hidden.json()["data"] == []
+
+    name = NEW_CONVERSATION_NAME
+    for _ in range(600):
+        async with db_session(settings) as session:
+            stored = await session.get(Conversation, uuid.UUID(conversation_id))
+        assert stored is not None
+        name = stored.name
+        if name != NEW_CONVERSATION_NAME:
+            break
+        await asyncio.sleep(0.1)
+    assert name != NEW_CONVERSATION_NAME and name.strip()

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from ore.app_factory import create_app
 from ore.config import Settings
@@ -122,6 +123,9 @@ async def test_upload_form_errors(client: httpx.AsyncClient, settings: Settings)
         ),
         (multipart(("file", "", "text/plain", b"x")), 400, "filename_not_exists_error"),
         (multipart(("file", "a.txt", None, b"x")), 415, "unsupported_file_type"),
+        # An extension that would put a path into the storage key.
+        (multipart(("file", "x./../../y", "text/plain", b"x")), 415, "unsupported_file_type"),
+        (multipart(("file", "x.tar gz", "text/plain", b"x")), 415, "unsupported_file_type"),
     ]
     for body, status, code in cases:
         response = await post_raw(client, service, body)
@@ -138,8 +142,11 @@ async def test_upload_form_errors(client: httpx.AsyncClient, settings: Settings)
         assert response.json() == {"code": code, "message": messages[code], "status": status}
     as_json = await client.post(UPLOAD, json={"user": "alice"}, headers=service.headers)
     assert as_json.status_code == 400 and as_json.json()["code"] == "no_file_uploaded"
+    nul = await post_raw(client, service, multipart(("file", "a\x00b.txt", "text/plain", b"x")))
+    assert nul.status_code == 400 and nul.json()["code"] == "invalid_param"
     async with db_session(settings) as session:
-        assert await session.get(UploadFile, uuid.uuid4()) is None
+        assert (await session.scalars(select(UploadFile))).all() == []
+    assert not (settings.storage_path / "upload_files").exists()
 
 
 async def test_upload_limits_and_blacklist(

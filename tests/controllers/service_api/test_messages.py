@@ -7,9 +7,10 @@ from __future__ import annotations
 import uuid
 
 import httpx
+from sqlalchemy import update
 
 from ore.config import Settings
-from ore.models import App, MessageFeedback, MessageFile, UploadFile
+from ore.models import App, Message, MessageFeedback, MessageFile, UploadFile
 from tests.controllers.service_api.conftest import local_workspace, make_service_app
 from tests.controllers.service_api.test_conversations import (
     UNCALLABLE_MODEL,
@@ -46,6 +47,16 @@ async def test_history_pages_back_from_the_latest(
     app = await make_service_app(client, await local_workspace(settings))
     thread = await add_conversation(settings, app, "alice", turns=TURNS)
     ids = thread.message_ids
+    async with db_session(settings) as session:
+        for message_id, status, error in (
+            (ids[3], "error", "Model failed"),
+            (ids[4], "stopped", None),
+        ):
+            await session.execute(
+                update(Message)
+                .where(Message.id == uuid.UUID(message_id))
+                .values(status=status, error=error)
+            )
 
     first = await client.get(
         "/v1/messages",
@@ -61,7 +72,10 @@ async def test_history_pages_back_from_the_latest(
     assert set(item) == MESSAGE_FIELDS
     assert item["conversation_id"] == thread.id
     assert (item["query"], item["answer"]) == ("question 3", "answer 3")
-    assert item["inputs"] == {"team": "ore"} and item["status"] == "normal"
+    assert item["inputs"] == {"team": "ore"}
+    assert (item["status"], item["error"]) == ("error", "Model failed")
+    # A stopped answer is a normal one for clients that know only normal and error.
+    assert body["data"][1]["status"] == "normal"
     assert item["feedback"] is None and item["message_files"] == []
     assert item["agent_thoughts"] == [] and item["retriever_resources"] == []
     assert item["total_tokens"] == 5 and isinstance(item["created_at"], int)

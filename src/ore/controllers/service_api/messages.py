@@ -18,7 +18,7 @@ from ore.controllers.console.fields import timestamp
 from ore.controllers.deps import ContextDep, SessionDep, SettingsDep
 from ore.controllers.service_api.deps import ServiceApp, StreamingApp
 from ore.controllers.service_api.files import preview_url
-from ore.models import MessageFeedback
+from ore.models import MessageFeedback, MessageStatus
 from ore.services import conversations, feedbacks, messages
 from ore.services.end_users import find_end_user, user_string
 from ore.services.feedbacks import Rating
@@ -67,7 +67,10 @@ def message_body(request: Request, settings: Settings, view: MessageView) -> dic
         "feedback": {"rating": view.feedback.rating} if view.feedback is not None else None,
         "retriever_resources": messages.retriever_resources(message),
         "agent_thoughts": [],
-        "status": message.status,
+        # The spec knows "normal" and "error"; a stopped answer is a normal, shorter one.
+        "status": MessageStatus.ERROR
+        if message.status == MessageStatus.ERROR
+        else MessageStatus.NORMAL,
         "error": message.error,
         "created_at": timestamp(message.created_at),
         "message_tokens": message.message_tokens,
