@@ -468,3 +468,75 @@ async def test_a_chat_message_makes_a_listed_conversation_that_gets_named(
             break
         await asyncio.sleep(0.1)
     assert name != NEW_CONVERSATION_NAME and name.strip()
+
+
+async def test_every_id_route_is_closed_to_other_apps_and_users(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    member = await local_workspace(settings)
+    app = await make_service_app(client, member)
+    sibling = await make_service_app(client, member, name="Sibling")
+    stranger = await make_service_app(client, await local_workspace(settings), name="Far")
+    thread = await add_conversation(settings, app, "alice")
+    conversation, message = thread.id, thread.message_ids[0]
+    conversation_missing = "Conversation Not Exists."
+    message_missing = "Message Not Exists."
+
+    def calls(user: str) -> list[tuple[str, str, dict[str, Any], str]]:
+        return [
+            (
+                "GET",
+                "/v1/messages",
+                {"params": {"conversation_id": conversation, "user": user}},
+                conversation_missing,
+            ),
+            (
+                "DELETE",
+                f"/v1/conversations/{conversation}",
+                {"json": {"user": user}},
+                conversation_missing,
+            ),
+            (
+                "POST",
+                f"/v1/conversations/{conversation}/name",
+                {"json": {"name": "x", "user": user}},
+                conversation_missing,
+            ),
+            (
+                "GET",
+                f"/v1/conversations/{conversation}/variables",
+                {"params": {"user": user}},
+                conversation_missing,
+            ),
+            (
+                "PUT",
+                f"/v1/conversations/{conversation}/variables/v",
+                {"json": {"value": 1, "user": user}},
+                conversation_missing,
+            ),
+            (
+                "POST",
+                f"/v1/messages/{message}/feedbacks",
+                {"json": {"rating": "like", "user": user}},
+                message_missing,
+            ),
+            (
+                "GET",
+                f"/v1/messages/{message}/suggested",
+                {"params": {"user": user}},
+                message_missing,
+            ),
+        ]
+
+    for key, user in ((sibling, "alice"), (stranger, "alice"), (app, "bob"), (app, "ALICE")):
+        for method, path, arguments, expected in calls(user):
+            response = await client.request(method, path, headers=key.headers, **arguments)
+            assert response.status_code == 404, (method, path, user, response.text)
+            assert response.json() == {"code": "not_found", "message": expected, "status": 404}
+    # The owner still has it all.
+    listed = await client.get(
+        "/v1/messages",
+        params={"conversation_id": conversation, "user": "alice"},
+        headers=app.headers,
+    )
+    assert [m["id"] for m in listed.json()["data"]] == [message]
