@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -313,6 +315,90 @@ def models_serve_local(
     from ore.controllers.local_openai import create_local_openai_app
 
     uvicorn.run(create_local_openai_app(), host=host, port=port, log_config=None)
+
+
+apps_app = typer.Typer(help="Apps as Dify DSL YAML files.", no_args_is_help=True)
+app.add_typer(apps_app, name="apps")
+
+
+def _uuid(value: str, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError as error:
+        raise typer.BadParameter(f"{value!r} is not an id", param_hint=name) from error
+
+
+@apps_app.command("export")
+def apps_export(
+    app_id: Annotated[str, typer.Argument(help="The app's id.")],
+    out: Annotated[Path | None, typer.Option(help="Write the YAML here, not to stdout.")] = None,
+) -> None:
+    """Export an app as Dify DSL YAML (what GET /console/api/apps/{id}/export answers)."""
+    from ore.services import dsl
+
+    settings = _settings()
+
+    async def _export(session: AsyncSession) -> str:
+        return await dsl.export_app(session, await dsl.app_by_id(session, _uuid(app_id, "APP_ID")))
+
+    text = _in_unit_of_work(settings, _export)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    out.write_text(text, encoding="utf-8")
+    console.print(f"wrote {out}")
+
+
+@apps_app.command("import")
+def apps_import(
+    file: Annotated[Path, typer.Argument(help="A DSL YAML file.", exists=True, dir_okay=False)],
+    workspace: Annotated[
+        str | None, typer.Option(help="Workspace id (default: the only workspace).")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Name of the new app.")] = None,
+    force: Annotated[
+        bool, typer.Option(help="Import a newer or older-major DSL version without asking.")
+    ] = False,
+) -> None:
+    """Import a Dify DSL YAML file as a new app of a workspace (what POST
+    /console/api/apps/imports does, acting as the workspace owner); prints the result."""
+    from ore.extensions.http import create_http_clients
+    from ore.extensions.kv import create_kv
+    from ore.extensions.model_runtime import create_model_runtime
+    from ore.services import dsl
+
+    settings = _settings()
+    tenant_id = _uuid(workspace, "--workspace") if workspace else None
+    try:
+        content = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise typer.BadParameter("the file is not UTF-8 text", param_hint="FILE") from error
+
+    async def _import(session: AsyncSession) -> dsl.ImportResult:
+        kv = create_kv(settings)
+        http = create_http_clients(settings)
+        try:
+            tenant, owner = await dsl.workspace_owner(session, tenant_id)
+            importer = dsl.Importer(
+                session, create_model_runtime(settings, kv, http), kv, http.user, tenant, owner
+            )
+            request = dsl.ImportRequest(
+                mode="yaml-content", yaml_content=content, overrides=dsl.Overrides(name=name)
+            )
+            result = await dsl.import_app(importer, request)
+            if result.status == dsl.ImportStatus.PENDING and force:
+                result = await dsl.confirm_import(importer, result.id)
+            return result
+        finally:
+            await http.aclose()
+            await kv.close()
+
+    result = _in_unit_of_work(settings, _import)
+    sys.stdout.write(json.dumps(result.as_dict(), indent=2) + "\n")
+    if result.status == dsl.ImportStatus.PENDING:
+        err_console.print("[yellow]the file's DSL version needs confirmation: rerun with --force")
+    if result.status in (dsl.ImportStatus.PENDING, dsl.ImportStatus.FAILED):
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -27,13 +27,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ore.core.errors import InvalidParam
+from ore.core.errors import InvalidParam, NotFound
 from ore.core.http import OutboundHttpClient, OutboundHttpError, ResponseTooLarge
 from ore.core.kv import KV
 from ore.extensions.model_runtime import ModelRuntime
-from ore.models import Account, App, AppMode
+from ore.models import Account, App, AppMode, TenantAccountJoin, TenantRole
 from ore.services import app_config, apps
 
 # The DSL version this server writes (Dify 1.13's).
@@ -512,6 +513,40 @@ def _imported_model(model: Any) -> dict[str, Any]:
         "mode": mode,
         "completion_params": copy.deepcopy(params),
     }
+
+
+# --- the command line ----------------------------------------------------------------------
+
+
+class WorkspaceRequired(InvalidParam):
+    default_message = "There are several workspaces: name the one to import into."
+
+
+async def app_by_id(session: AsyncSession, app_id: uuid.UUID) -> App:
+    """Any workspace's app: the operator's command line is not scoped to one workspace."""
+    app = await session.get(App, app_id)
+    if app is None:
+        raise apps.AppNotFound()
+    return app
+
+
+async def workspace_owner(
+    session: AsyncSession, tenant_id: uuid.UUID | None
+) -> tuple[uuid.UUID, Account]:
+    """The workspace a command-line import goes to (the given one, else the only one) and
+    its owner, whom the import acts as."""
+    query = select(TenantAccountJoin).where(TenantAccountJoin.role == TenantRole.OWNER)
+    if tenant_id is not None:
+        query = query.where(TenantAccountJoin.tenant_id == tenant_id)
+    owners = (await session.scalars(query.limit(2))).all()
+    if not owners:
+        raise NotFound("Workspace not found.")
+    if len(owners) > 1:
+        raise WorkspaceRequired()
+    account = await session.get(Account, owners[0].account_id)
+    if account is None:
+        raise NotFound("Workspace owner not found.")
+    return owners[0].tenant_id, account
 
 
 # --- pending imports -----------------------------------------------------------------------
