@@ -11,29 +11,34 @@ lives in the KV with a TTL, so an unknown or expired job is Dify's 400 ``The job
 exist.``; the status itself is the task run's (``task_runs``), which every process can read
 whatever the task backend. Disabling needs no model, so it completes in the request.
 
-The question vectors are the embedding model's own content-hash cache (``BoundModel.embed``):
-enabling embeds every question once, and a match embeds only the query plus any question
-not seen before (a new or edited annotation, or a cache that was emptied by a restart of an
-embedded process). Vectors kept on the annotation rows would spare that re-embedding.
+Each annotation keeps its question's vector on its row (``question_embedding``), with the
+``provider/model`` that made it (``embedding_model``). Enabling reply embeds every question
+that has no vector of the chosen model; creating or editing an annotation while reply is
+on embeds that question; a match then embeds only the query, plus any question still
+without a vector of the current model (stored on the spot), and compares it with the
+stored vectors. Embedding happens outside any unit of work where the caller allows it
+(the enable task, the create and update routes): vectors are written in short units after.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import func, or_, select, update
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from ore.core.errors import BadRequest, InvalidParam, NotFound, OreError
 from ore.core.kv import KV
 from ore.core.model_runtime.catalogue import ModelType
-from ore.core.model_runtime.errors import ModelRuntimeError
+from ore.extensions.database import Database
 from ore.extensions.model_runtime import ModelRuntime
 from ore.extensions.tasks import enqueue
 from ore.models import App, AppModelConfig, MessageAnnotation, TaskRun, TaskStatus
@@ -77,6 +82,32 @@ class ReplySettings:
     model: str
     score_threshold: float
 
+    @property
+    def vector_model(self) -> str:
+        """The ``embedding_model`` of the vectors this model makes (``provider/model``)."""
+        return f"{provider_id(self.provider)}/{self.model}"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingQuestion:
+    """An annotation question that needs a vector of the reply's model."""
+
+    annotation_id: uuid.UUID
+    question: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionWork:
+    """Questions to embed, with the bound model: found in one unit of work, embedded after
+    it has closed (see :func:`embed_and_store`)."""
+
+    model: BoundModel
+    vector_model: str
+    pending: list[PendingQuestion]
+
+
+Progress = Callable[[int, int], Awaitable[None]]
+
 
 # --- annotations -------------------------------------------------------------------------
 
@@ -100,6 +131,7 @@ async def list_annotations(
     total = await session.scalar(select(func.count()).select_from(MessageAnnotation).where(*where))
     rows = await session.scalars(
         select(MessageAnnotation)
+        .options(defer(MessageAnnotation.question_embedding))
         .where(*where)
         .order_by(MessageAnnotation.created_at.desc(), MessageAnnotation.id)
         .offset((page - 1) * limit)
@@ -151,7 +183,11 @@ async def create_annotation(
 async def update_annotation(
     session: AsyncSession, app: App, annotation_id: uuid.UUID, *, question: str, answer: str
 ) -> MessageAnnotation:
+    """Change an annotation; a new question drops the vector of the old one."""
     row = await get_annotation(session, app, annotation_id)
+    if row.question != question:
+        row.question_embedding = None
+        row.embedding_model = None
     row.question = question
     row.content = answer
     await session.flush()
@@ -211,22 +247,40 @@ async def _config_of(session: AsyncSession, app: App) -> AppModelConfig:
     return config
 
 
-async def refresh_question(
-    session: AsyncSession, runtime: ModelRuntime, secret_key: str, app: App, question: str
-) -> None:
-    """Embed a new or edited question now when reply is on, so the next match is fast.
+async def question_work(
+    session: AsyncSession,
+    runtime: ModelRuntime,
+    secret_key: str,
+    app: App,
+    row: MessageAnnotation,
+) -> QuestionWork | None:
+    """What embedding a new or edited question needs when reply is on (None when it is
+    off, or when the row already holds a vector of the reply's model).
 
-    A failure is logged, not raised: the annotation is saved either way, and the next match
-    embeds any question it has no vector for.
+    A model that cannot be bound is logged, not raised: the annotation is saved either
+    way, and the next match embeds any question that has no vector.
     """
     settings = reply_settings(await apps.current_config(session, app))
-    if settings is None:
-        return
+    if settings is None or row.embedding_model == settings.vector_model:
+        return None
     try:
         model = await _embedding_model(session, runtime, secret_key, app, settings)
-        await model.embed([question])
-    except (OreError, ModelRuntimeError):
-        logger.warning("could not embed an annotation question of app %s", app.id, exc_info=True)
+    except OreError:
+        logger.warning("no embedding model for the annotations of app %s", app.id, exc_info=True)
+        return None
+    pending = [PendingQuestion(row.id, row.question)]
+    return QuestionWork(model, settings.vector_model, pending)
+
+
+async def refresh_question(db: Database, work: QuestionWork | None) -> None:
+    """Embed and store the question of :func:`question_work`, with no session held while
+    the model works; a failure is logged like a model that cannot be bound."""
+    if work is None:
+        return
+    try:
+        await embed_and_store(db, work)
+    except OreError:
+        logger.warning("could not embed an annotation question", exc_info=True)
 
 
 async def _embedding_model(
@@ -318,29 +372,79 @@ async def prepare_enable(
     secret_key: str,
     app_id: uuid.UUID,
     settings: ReplySettings,
-) -> tuple[BoundModel, list[str]]:
-    """The embedding model and the questions that enabling reply must embed.
-
-    The enable task embeds them between two units of work, so no session (and, on SQLite,
-    no turn at the database) is held while the model works.
+) -> QuestionWork:
+    """The embedding model and the questions that enabling reply must embed: those with no
+    vector, or a vector another model made. The task embeds them after this unit of work.
     """
     app = await session.get(App, app_id)
     if app is None:
         raise apps.AppNotFound()
     await _config_of(session, app)
     model = await _embedding_model(session, runtime, secret_key, app, settings)
-    questions = await session.scalars(
-        select(MessageAnnotation.question).where(
-            MessageAnnotation.app_id == app.id, MessageAnnotation.tenant_id == app.tenant_id
+    rows = await session.execute(
+        select(MessageAnnotation.id, MessageAnnotation.question)
+        .where(
+            MessageAnnotation.app_id == app.id,
+            MessageAnnotation.tenant_id == app.tenant_id,
+            _lacks_vector(settings.vector_model),
         )
+        .order_by(MessageAnnotation.created_at, MessageAnnotation.id)
     )
-    return model, list(questions)
+    pending = [PendingQuestion(row_id, question) for row_id, question in rows]
+    return QuestionWork(model, settings.vector_model, pending)
 
 
-async def embed_questions(model: BoundModel, questions: Sequence[str]) -> None:
-    """Embed in batches a provider accepts; the vectors land in the model's cache."""
-    for start in range(0, len(questions), EMBED_BATCH):
-        await model.embed(list(questions[start : start + EMBED_BATCH]))
+def _lacks_vector(vector_model: str) -> ColumnElement[bool]:
+    # embedding_model is written with the vector and cleared with it, so it alone tells.
+    return or_(
+        MessageAnnotation.embedding_model.is_(None),
+        MessageAnnotation.embedding_model != vector_model,
+    )
+
+
+async def embed_and_store(
+    db: Database, work: QuestionWork, progress: Progress | None = None
+) -> int:
+    """Embed the questions in batches a provider accepts, each outside any unit of work,
+    then store its vectors in a short one; ``progress(done, total)`` after each batch.
+
+    Returns how many vectors were stored: a question edited in the meantime keeps no
+    stale vector (:func:`store_vectors`).
+    """
+    stored = 0
+    total = len(work.pending)
+    for start in range(0, total, EMBED_BATCH):
+        batch = work.pending[start : start + EMBED_BATCH]
+        result = await work.model.embed([item.question for item in batch])
+        async with db.unit_of_work() as session:
+            stored += await store_vectors(session, work.vector_model, batch, result.embeddings)
+        if progress is not None:
+            await progress(start + len(batch), total)
+    return stored
+
+
+async def store_vectors(
+    session: AsyncSession,
+    vector_model: str,
+    pending: Sequence[PendingQuestion],
+    vectors: Sequence[Sequence[float]],
+) -> int:
+    """Write each vector on its annotation, only if the question is still the one embedded."""
+    stored = 0
+    for item, vector in zip(pending, vectors, strict=True):
+        result = await session.execute(
+            update(MessageAnnotation)
+            .where(
+                MessageAnnotation.id == item.annotation_id,
+                MessageAnnotation.question == item.question,
+            )
+            .values(
+                question_embedding=[float(value) for value in vector], embedding_model=vector_model
+            )
+            .execution_options(synchronize_session=False)
+        )
+        stored += cast(CursorResult[Any], result).rowcount
+    return stored
 
 
 async def finish_enable(session: AsyncSession, app_id: uuid.UUID, settings: ReplySettings) -> None:
@@ -362,8 +466,10 @@ async def match_annotation(
     """The annotation whose question is closest to ``query``, with its cosine similarity,
     when annotation reply is on and the similarity reaches the app's threshold.
 
-    A match counts as a hit (``hit_count`` + 1, in the caller's unit of work). None when
-    reply is off, the app has no annotations, or nothing is close enough.
+    One embedding call: the query, plus any question still without a vector of the reply's
+    model (its vector is stored in the caller's unit of work). A match counts as a hit
+    (``hit_count`` + 1, in the caller's unit of work). None when reply is off, the app has
+    no annotations, or nothing is close enough.
     """
     settings = reply_settings(await apps.current_config(session, app))
     if settings is None or not query.strip():
@@ -378,10 +484,19 @@ async def match_annotation(
     if not rows:
         return None
     model = await _embedding_model(session, runtime, secret_key, app, settings)
-    result = await model.embed([query, *(row.question for row in rows)])
-    query_vector, *vectors = result.embeddings
-    scores = [cosine_similarity(query_vector, vector) for vector in vectors]
-    best = max(range(len(rows)), key=scores.__getitem__)
+    missing = [row for row in rows if not _has_vector(row, settings.vector_model)]
+    result = await model.embed([query, *(row.question for row in missing)])
+    query_vector, *fresh = result.embeddings
+    pending = [PendingQuestion(row.id, row.question) for row in missing]
+    await store_vectors(session, settings.vector_model, pending, fresh)
+    vectors = {row.id: vector for row, vector in zip(missing, fresh, strict=True)}
+    stored = [vectors.get(row.id) or row.question_embedding or [] for row in rows]
+    await _drop_stale(
+        session,
+        [row for row, vector in zip(rows, stored, strict=True) if len(vector) != len(query_vector)],
+    )
+    scores = similarities(query_vector, stored)
+    best = int(np.argmax(scores))
     if scores[best] < settings.score_threshold:
         return None
     annotation = rows[best]
@@ -391,10 +506,35 @@ async def match_annotation(
         .values(hit_count=MessageAnnotation.hit_count + 1)
     )
     await session.refresh(annotation, ["hit_count"])
-    return annotation, scores[best]
+    return annotation, float(scores[best])
 
 
-def cosine_similarity(first: Sequence[float], second: Sequence[float]) -> float:
-    dot = math.fsum(a * b for a, b in zip(first, second, strict=True))
-    norm = math.sqrt(math.fsum(a * a for a in first)) * math.sqrt(math.fsum(b * b for b in second))
-    return dot / norm if norm else 0.0
+def _has_vector(row: MessageAnnotation, vector_model: str) -> bool:
+    return row.embedding_model == vector_model and bool(row.question_embedding)
+
+
+async def _drop_stale(session: AsyncSession, rows: Sequence[MessageAnnotation]) -> None:
+    """Forget vectors whose dimension is not the query's (the model's output changed under
+    the same name), so the next match or enable embeds those questions again."""
+    if rows:
+        await session.execute(
+            update(MessageAnnotation)
+            .where(MessageAnnotation.id.in_([row.id for row in rows]))
+            .values(question_embedding=None, embedding_model=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def similarities(query: Sequence[float], vectors: Sequence[Sequence[float]]) -> NDArray[np.float64]:
+    """Cosine similarity of ``query`` with each vector; 0 for a zero vector or one of
+    another dimension."""
+    target = np.asarray(query, dtype=np.float64)
+    width = target.shape[0]
+    matrix = np.zeros((len(vectors), width), dtype=np.float64)
+    for index, vector in enumerate(vectors):
+        if len(vector) == width:
+            matrix[index] = vector
+    norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(target)
+    dots = matrix @ target
+    scores: NDArray[np.float64] = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+    return scores

@@ -10,12 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ore.config import Settings
 from ore.core.local_models import EMBEDDING_MODEL_NAME
-from ore.models import App, AppModelConfig, MessageAnnotation
+from ore.core.model_runtime import EmbeddingRequest
+from ore.extensions.context import OreContext
+from ore.models import App, AppModelConfig, MessageAnnotation, TaskRun
 from ore.services import model_providers
 from ore.services.annotations import match_annotation
 from tests.factories import Member, create_member, db_session
@@ -305,3 +308,189 @@ async def test_enable_with_an_unconfigured_provider_fails_the_job(
     assert done["job_status"] == "error"
     assert "provider credentials" in done["error_msg"]
     assert await _reply_config(settings, keyed.app_id) == {"enabled": False}
+
+
+# --- stored question vectors -------------------------------------------------------------
+
+VECTOR_MODEL = f"local/{EMBEDDING_MODEL_NAME}"
+MINILM_DIMENSION = 384
+
+
+class EmbedCalls:
+    """Records the texts of every embedding call that reaches the local adapter (the real
+    model still answers): what a match or an enable really asked the model for."""
+
+    def __init__(self, context: OreContext, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.texts: list[list[str]] = []
+        adapter = context.models.adapter("local")
+        original = adapter.embed
+
+        async def counting(request: EmbeddingRequest, *args: Any, **kwargs: Any) -> Any:
+            self.texts.append(list(request.texts))
+            return await original(request, *args, **kwargs)
+
+        monkeypatch.setattr(adapter, "embed", counting)
+
+
+async def _rows(settings: Settings, app_id: str) -> dict[str, MessageAnnotation]:
+    async with db_session(settings) as session:
+        rows = await session.scalars(
+            select(MessageAnnotation).where(MessageAnnotation.app_id == uuid.UUID(app_id))
+        )
+        return {row.question: row for row in rows}
+
+
+async def _embed_directly(context: OreContext, tenant_id: uuid.UUID, text: str) -> list[float]:
+    async with context.db.unit_of_work() as session:
+        bound = await model_providers.bind_model(
+            session,
+            context.models,
+            context.settings.SECRET_KEY,
+            tenant_id,
+            "local",
+            EMBEDDING_MODEL_NAME,
+            "text-embedding",
+        )
+    return (await bound.embed([text])).embeddings[0]
+
+
+async def _forget_cached(context: OreContext, texts: list[str]) -> None:
+    """Empty the embedding cache of ``texts``, as a restart of an embedded process does."""
+    cache = context.models.embedding_cache("local", f"{EMBEDDING_MODEL_NAME}:")
+    keys = [cache.key(text) for text in texts]
+    assert all([await context.kv.get(key) is not None for key in keys])
+    assert await context.kv.delete(*keys) == len(keys)
+
+
+async def _enable(client: httpx.AsyncClient, keyed: KeyedApp) -> str:
+    started = await client.post(f"{REPLY}/enable", json=LOCAL_EMBEDDING, headers=keyed.headers)
+    assert started.status_code == 200, started.text
+    job_id: str = started.json()["job_id"]
+    done = await wait_for_job(client, keyed, "enable", job_id)
+    assert done["job_status"] == "completed", done
+    return job_id
+
+
+async def test_enable_stores_vectors_and_a_match_embeds_only_the_query(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context: OreContext = app.state.ore
+    keyed = await keyed_app(client, settings)
+    questions = [
+        "How do I reset my password?",
+        "What are your opening hours?",
+        "Do you ship to Canada?",
+    ]
+    for question in questions:
+        await add(client, keyed, question, f"About: {question}")
+    before = await _rows(settings, keyed.app_id)
+    assert {row.embedding_model for row in before.values()} == {None}  # reply was off
+    calls = EmbedCalls(context, monkeypatch)
+
+    job_id = await _enable(client, keyed)
+
+    rows = await _rows(settings, keyed.app_id)
+    assert sorted(text for batch in calls.texts for text in batch) == sorted(questions)
+    for question, row in rows.items():
+        assert row.embedding_model == VECTOR_MODEL
+        assert row.question_embedding is not None
+        assert len(row.question_embedding) == MINILM_DIMENSION
+        direct = await _embed_directly(context, keyed.member.tenant.id, question)
+        assert row.question_embedding == pytest.approx(direct, abs=1e-6)
+    async with db_session(settings) as session:
+        run = await session.get(TaskRun, uuid.UUID(job_id))
+        assert run is not None and run.result == {"app_id": keyed.app_id, "embedded": 3}
+        assert run.progress == {"embedded": 3, "total": 3}
+
+    # A restart empties the embedding cache: the stored vectors still spare the questions.
+    await _forget_cached(context, questions)
+    calls.texts.clear()
+    query = "I forgot my password, how can I change it?"
+    matched = await _match(app, keyed.app_id, query)
+    assert matched is not None and matched[0] == "How do I reset my password?"
+    assert calls.texts == [[query]]
+
+    # Enabling again embeds nothing: every row holds a vector of that model.
+    calls.texts.clear()
+    again = await _enable(client, keyed)
+    async with db_session(settings) as session:
+        rerun = await session.get(TaskRun, uuid.UUID(again))
+        assert rerun is not None and rerun.result == {"app_id": keyed.app_id, "embedded": 0}
+    assert calls.texts == []
+
+
+async def test_a_vector_of_another_model_is_replaced_at_the_next_match(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context: OreContext = app.state.ore
+    keyed = await keyed_app(client, settings)
+    await add(client, keyed, "How do I reset my password?", "Use the reset link.")
+    await add(client, keyed, "What are your opening hours?", "9 to 5.")
+    await _enable(client, keyed)
+    hours = (await _rows(settings, keyed.app_id))["What are your opening hours?"]
+    async with db_session(settings) as session:
+        await session.execute(
+            update(MessageAnnotation)
+            .where(MessageAnnotation.id == hours.id)
+            .values(question_embedding=[1.0, 0.0, 0.0], embedding_model="openai/old-embedder")
+        )
+    await _forget_cached(context, ["What are your opening hours?"])
+    calls = EmbedCalls(context, monkeypatch)
+
+    query = "What are the opening hours?"
+    matched = await _match(app, keyed.app_id, query)
+
+    assert matched is not None and matched[0] == "What are your opening hours?"
+    assert calls.texts == [[query, "What are your opening hours?"]]  # one call
+    stored = (await _rows(settings, keyed.app_id))["What are your opening hours?"]
+    assert stored.embedding_model == VECTOR_MODEL
+    assert stored.question_embedding is not None
+    assert len(stored.question_embedding) == MINILM_DIMENSION
+    calls.texts.clear()
+    assert await _match(app, keyed.app_id, "Which opening hours do you have?") is not None
+    assert calls.texts == [["Which opening hours do you have?"]]
+
+
+async def test_create_and_update_while_reply_is_on_store_the_vector(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context: OreContext = app.state.ore
+    keyed = await keyed_app(client, settings)
+    await _enable(client, keyed)  # no annotations yet
+    calls = EmbedCalls(context, monkeypatch)
+
+    created = await add(client, keyed, "Do you ship to Canada?", "Yes.")
+    assert calls.texts == [["Do you ship to Canada?"]]
+    row = (await _rows(settings, keyed.app_id))["Do you ship to Canada?"]
+    assert row.embedding_model == VECTOR_MODEL
+    assert row.question_embedding is not None
+    assert len(row.question_embedding) == MINILM_DIMENSION
+    first_vector = row.question_embedding
+
+    url = f"{ANNOTATIONS}/{created['id']}"
+    answer_only = await client.put(
+        url,
+        json={"question": "Do you ship to Canada?", "answer": "Yes, in 10 days."},
+        headers=keyed.headers,
+    )
+    assert answer_only.status_code == 200, answer_only.text
+    assert calls.texts == [["Do you ship to Canada?"]]  # same question: no new call
+    renamed = await client.put(
+        url,
+        json={"question": "Can I get a refund?", "answer": "Within 30 days."},
+        headers=keyed.headers,
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert calls.texts[-1] == ["Can I get a refund?"]
+    rows = await _rows(settings, keyed.app_id)
+    assert set(rows) == {"Can I get a refund?"}
+    vector = rows["Can I get a refund?"].question_embedding
+    assert vector is not None and len(vector) == MINILM_DIMENSION
+    direct = await _embed_directly(context, keyed.member.tenant.id, "Can I get a refund?")
+    assert vector == pytest.approx(direct, abs=1e-6)
+    assert vector != pytest.approx(first_vector, abs=1e-3)
+
+    calls.texts.clear()
+    matched = await _match(app, keyed.app_id, "Can I get a refund, please?")
+    assert matched is not None and matched[0] == "Can I get a refund?"
+    assert calls.texts == [["Can I get a refund, please?"]]

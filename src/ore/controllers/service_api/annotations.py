@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ore.controllers.console.fields import timestamp
 from ore.controllers.deps import ContextDep, SessionDep
-from ore.controllers.service_api.deps import ServiceApp
+from ore.controllers.service_api.deps import ServiceApp, StreamingApp
 from ore.core.errors import InvalidParam
 from ore.models import MessageAnnotation
 from ore.services import annotations as annotation_service
@@ -63,15 +63,20 @@ def _action(value: str) -> annotation_service.ReplyAction:
 
 @router.post(ANNOTATIONS, status_code=201)
 async def create_annotation(
-    body: AnnotationBody, app: ServiceApp, session: SessionDep, context: ContextDep
+    body: AnnotationBody, app: StreamingApp, context: ContextDep
 ) -> dict[str, Any]:
-    row = await annotation_service.create_annotation(
-        session, app, question=body.question, answer=body.answer
-    )
-    await annotation_service.refresh_question(
-        session, context.models, context.settings.SECRET_KEY, app, row.question
-    )
-    return annotation_out(row)
+    """With reply on, the question is embedded after the row commits (no session held
+    while the model works) and before the answer, so the next match finds its vector."""
+    async with context.db.unit_of_work() as session:
+        row = await annotation_service.create_annotation(
+            session, app, question=body.question, answer=body.answer
+        )
+        work = await annotation_service.question_work(
+            session, context.models, context.settings.SECRET_KEY, app, row
+        )
+        created = annotation_out(row)
+    await annotation_service.refresh_question(context.db, work)
+    return created
 
 
 @router.get(ANNOTATIONS)
@@ -98,19 +103,19 @@ async def list_annotations(
 
 @router.put(ANNOTATION)
 async def update_annotation(
-    annotation_id: uuid.UUID,
-    body: AnnotationBody,
-    app: ServiceApp,
-    session: SessionDep,
-    context: ContextDep,
+    annotation_id: uuid.UUID, body: AnnotationBody, app: StreamingApp, context: ContextDep
 ) -> dict[str, Any]:
-    row = await annotation_service.update_annotation(
-        session, app, annotation_id, question=body.question, answer=body.answer
-    )
-    await annotation_service.refresh_question(
-        session, context.models, context.settings.SECRET_KEY, app, row.question
-    )
-    return annotation_out(row)
+    """A new question is embedded as on create; the old question's vector is dropped."""
+    async with context.db.unit_of_work() as session:
+        row = await annotation_service.update_annotation(
+            session, app, annotation_id, question=body.question, answer=body.answer
+        )
+        work = await annotation_service.question_work(
+            session, context.models, context.settings.SECRET_KEY, app, row
+        )
+        updated = annotation_out(row)
+    await annotation_service.refresh_question(context.db, work)
+    return updated
 
 
 @router.delete(ANNOTATION, status_code=204)
