@@ -292,6 +292,26 @@ async def test_body_over_the_limit_by_content_length_is_413(serve: Serve) -> Non
     _assert_payload_too_large(response)
 
 
+async def test_upload_routes_take_bodies_up_to_the_largest_upload_limit(serve: Serve) -> None:
+    one_mb = 1024 * 1024
+    limits = {f"UPLOAD_{kind}SIZE_LIMIT": 1 for kind in ("FILE_", "IMAGE_FILE_", "VIDEO_FILE_")}
+    async with serve(**limits, UPLOAD_AUDIO_FILE_SIZE_LIMIT=2) as client:
+        headers = {"Authorization": "Bearer app-unknown"}
+        within = await client.post(
+            "/v1/files/upload", files={"file": ("a.txt", b"x" * one_mb)}, headers=headers
+        )
+        beyond = await client.post(
+            "/v1/files/upload", files={"file": ("a.txt", b"x" * 3 * one_mb)}, headers=headers
+        )
+        elsewhere = await client.post(
+            "/console/api/_test/echo", files={"file": ("a.txt", b"x" * one_mb)}
+        )
+    # Past the body guard, the route itself answers (here: the key is unknown).
+    assert within.status_code == 401
+    _assert_payload_too_large(beyond)
+    _assert_payload_too_large(elsewhere)
+
+
 async def test_chunked_body_over_the_limit_is_413(serve: Serve) -> None:
     sent: list[int] = []
 

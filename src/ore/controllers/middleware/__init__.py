@@ -80,6 +80,17 @@ def _csp_exempt_paths(app: FastAPI) -> list[str]:
     return [path for path in paths if path]
 
 
+def largest_upload(settings: Settings) -> int:
+    """Bytes of the largest file any upload route may accept."""
+    megabytes = max(
+        settings.UPLOAD_FILE_SIZE_LIMIT,
+        settings.UPLOAD_IMAGE_FILE_SIZE_LIMIT,
+        settings.UPLOAD_VIDEO_FILE_SIZE_LIMIT,
+        settings.UPLOAD_AUDIO_FILE_SIZE_LIMIT,
+    )
+    return megabytes * 1024 * 1024
+
+
 def install_middleware(app: FastAPI, settings: Settings) -> None:
     """Build the stack described above. ``add_middleware`` puts each layer outside the
     previous one, so they are added innermost first."""
@@ -89,7 +100,11 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         GZipMiddleware, minimum_size=settings.GZIP_MINIMUM_SIZE, compresslevel=GZIP_LEVEL
     )
-    app.add_middleware(BodyGuardMiddleware, max_body_size=settings.MAX_REQUEST_BODY_SIZE)
+    app.add_middleware(
+        BodyGuardMiddleware,
+        max_body_size=settings.MAX_REQUEST_BODY_SIZE,
+        max_upload_size=largest_upload(settings),
+    )
     app.add_middleware(
         SurfaceCORSMiddleware,
         console_origins=parse_origins(settings.CONSOLE_CORS_ALLOW_ORIGINS),

@@ -86,17 +86,29 @@ def _has_no_body(scope: Scope, length: int | None, chunked: bool) -> bool:
     return length is None and not chunked and scope.get("http_version", "1.1").startswith("1")
 
 
+# File uploads may be larger than other bodies; their routes check each file against the
+# limit of its kind (UPLOAD_*_SIZE_LIMIT) and answer 413 file_too_large themselves.
+UPLOAD_PATH_SUFFIXES = ("/files/upload",)
+MULTIPART_OVERHEAD = 64 * 1024
+
+
 class BodyGuardMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_size: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_size: int, max_upload_size: int = 0) -> None:
         self.app = app
         self.max_body_size = max_body_size
+        self.max_upload_size = max(max_body_size, max_upload_size + MULTIPART_OVERHEAD)
+
+    def limit_for(self, scope: Scope) -> int:
+        path: str = scope.get("path", "")
+        return self.max_upload_size if path.endswith(UPLOAD_PATH_SUFFIXES) else self.max_body_size
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         length, chunked, content_type = _body_headers(scope)
-        if length is not None and length > self.max_body_size:
+        limit = self.limit_for(scope)
+        if length is not None and length > limit:
             await self._reject(scope, receive, send, PayloadTooLarge())
             return
         media = media_type(content_type)
@@ -105,10 +117,11 @@ class BodyGuardMiddleware:
             # Content-Length framing, so nothing is left to check (the fast path).
             await self.app(scope, receive, send)
             return
-        await self._guarded(scope, receive, send, media)
+        await self._guarded(scope, receive, send, media, limit)
 
-    async def _guarded(self, scope: Scope, receive: Receive, send: Send, media: str) -> None:
-        limit = self.max_body_size
+    async def _guarded(
+        self, scope: Scope, receive: Receive, send: Send, media: str, limit: int
+    ) -> None:
         received = 0
         checked = False
         started = False
