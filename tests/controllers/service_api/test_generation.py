@@ -3,6 +3,7 @@ and event order, blocking responses folded from the same events, and what is sto
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -11,7 +12,7 @@ import httpx
 from sqlalchemy import select
 
 from ore.config import Settings
-from ore.core.local_models import CHAT_MODEL_NAME
+from ore.core.local_models import CHAT_MODEL_NAME, EMBEDDING_MODEL_NAME
 from ore.extensions.tasks import get_task
 from ore.models import Conversation, Message, TaskRun
 from tests.controllers.service_api.conftest import (
@@ -235,3 +236,55 @@ async def test_agent_chat_streams_agent_messages(
     message = await stored_message(settings, events[0]["message_id"])
     assert message.answer == "".join(e["answer"] for e in events[:-1])
     assert message.agent_based and message.status == "normal"
+
+
+async def test_an_annotation_answers_instead_of_the_model(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    app = await chat_app(client, settings)
+    added = await client.post(
+        "/v1/apps/annotations",
+        json={"question": "When does the office open?", "answer": "At 9, sharp. ☕"},
+        headers=app.headers,
+    )
+    assert added.status_code == 201, added.text
+    enable = {
+        "embedding_provider_name": "local",
+        "embedding_model_name": EMBEDDING_MODEL_NAME,
+        "score_threshold": 0.8,
+    }
+    job = await client.post("/v1/apps/annotation-reply/enable", json=enable, headers=app.headers)
+    assert job.status_code == 200, job.text
+    status_url = f"/v1/apps/annotation-reply/enable/status/{job.json()['job_id']}"
+    for _ in range(300):
+        status = (await client.get(status_url, headers=app.headers)).json()["job_status"]
+        if status in ("completed", "error"):
+            break
+        await asyncio.sleep(0.1)
+    assert status == "completed"
+
+    body = {
+        "query": "When does the office open?",
+        "inputs": {"team": "ops"},
+        "user": "ada",
+        "response_mode": "streaming",
+    }
+    response = await client.post("/v1/chat-messages", json=body, headers=app.headers)
+    events = data_events(sse_frames(response.text))
+    assert [(e["event"], e.get("answer")) for e in events] == [
+        ("message", "At 9, sharp. ☕"),
+        ("message_end", None),
+    ]
+    reply = events[-1]["metadata"]["annotation_reply"]
+    # Annotations made over the Service API have no author account.
+    assert reply == {"id": added.json()["id"], "account": {"id": None, "name": ""}}
+    assert events[-1]["metadata"]["usage"]["total_tokens"] == 0
+    message = await stored_message(settings, events[0]["message_id"])
+    assert message.answer == "At 9, sharp. ☕" and message.status == "normal"
+
+    # Blocking mode is folded from the same events.
+    blocking = await client.post(
+        "/v1/chat-messages", json={**body, "response_mode": "blocking"}, headers=app.headers
+    )
+    assert blocking.json()["answer"] == "At 9, sharp. ☕"
+    assert blocking.json()["metadata"]["annotation_reply"]["id"] == added.json()["id"]

@@ -131,7 +131,7 @@ async def test_a_conversation_of_another_user_or_app_does_not_exist(
     other_app = await make_service_app(
         client, app.member, name="Other", model_config=local_config(user_input_form=FORM)
     )
-    body = {"query": "Hello", "inputs": {"name": "Ada"}, "user": "ada"}
+    body = {"query": "Hello", "inputs": {"name": "Ada"}, "user": "ada", "auto_generate_name": False}
     first = await client.post("/v1/chat-messages", json=body, headers=app.headers)
     assert first.status_code == 200, first.text
     conversation_id = first.json()["conversation_id"]

@@ -177,10 +177,12 @@ async def test_a_client_that_leaves_does_not_lose_the_answer(settings: Settings)
         async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
             member = await local_workspace(settings)
             config = local_config()
-            config["model"]["completion_params"]["max_tokens"] = 48
+            config["model"]["completion_params"]["max_tokens"] = 32
             app = await make_service_app(http, member, model_config=config)
             whole = await http.post(
-                "/v1/chat-messages", json={**STORY, "user": "ada"}, headers=app.headers
+                "/v1/chat-messages",
+                json={**STORY, "user": "ada", "auto_generate_name": False},
+                headers=app.headers,
             )
             assert whole.status_code == 200, whole.text
             expected = whole.json()["answer"]
@@ -190,7 +192,7 @@ async def test_a_client_that_leaves_does_not_lose_the_answer(settings: Settings)
             ) as response:
                 first = await Frames(response).next_data()
             # The client has gone after one event; the generation goes on and is stored.
-    message = await finished_message(settings, first["message_id"])
+            message = await finished_message(settings, first["message_id"])
     assert len(expected) > len(first["answer"])
     assert message.answer == expected and message.status == "normal"
     assert message.answer_tokens > 1
@@ -217,10 +219,10 @@ async def test_stop_ends_the_stream_and_keeps_the_partial_answer(settings: Setti
                 own = await http.post(stop, json={"user": "ada"}, headers=app.headers)
                 assert own.status_code == 200 and own.json() == {"result": "success"}
                 events = [first, second, *data_events(await frames.rest())]
+            message = await finished_message(settings, first["message_id"])
     assert events[-1]["event"] == "message_end"
     assert {e["event"] for e in events[:-1]} == {"message"}
     answer = "".join(e["answer"] for e in events[:-1])
-    message = await finished_message(settings, first["message_id"])
     assert message.status == "stopped" and message.answer == answer
     assert 0 < message.answer_tokens < 400
 

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ore.core.errors import OreError
 from ore.core.kv import KV
 from ore.core.model_runtime import ChatRequest, Usage
 from ore.core.model_runtime.usage import estimate_messages, estimate_tokens, price_usage
@@ -35,9 +36,19 @@ from ore.extensions.database import Database
 from ore.extensions.model_runtime import ModelRuntime
 from ore.extensions.staged import StagedRun
 from ore.extensions.tasks import enqueue, get_task
-from ore.models import App, AppMode, AppModelConfig, Conversation, EndUser, Message, MessageStatus
+from ore.models import (
+    Account,
+    App,
+    AppMode,
+    AppModelConfig,
+    Conversation,
+    EndUser,
+    Message,
+    MessageStatus,
+)
 from ore.models.base import utcnow
 from ore.services import apps
+from ore.services.annotations import match_annotation
 from ore.services.end_users import end_user_for
 from ore.services.generation import control, events, prompt
 from ore.services.generation.events import AnswerDelta, Envelope, GenerationEvent, UsageReport
@@ -81,26 +92,32 @@ Producer = Callable[[ModelCall], AsyncIterator[GenerationEvent]]
 
 
 async def until_stopped(stream: AsyncIterator[T], stopped: asyncio.Event) -> AsyncIterator[T]:
-    """The items of ``stream`` until it ends or ``stopped`` is set, even mid-wait."""
+    """The items of ``stream`` until it ends or ``stopped`` is set, even mid-wait.
+
+    A read still pending when this ends (stopped, or cancelled) is cancelled and awaited,
+    so the caller can close ``stream`` right after."""
     if stopped.is_set():
         return
     waiter = asyncio.ensure_future(stopped.wait())
+    step: asyncio.Future[T] | None = None
     try:
         while True:
-            step: asyncio.Future[T] = asyncio.ensure_future(anext(stream))
+            step = asyncio.ensure_future(anext(stream))
             done, _ = await asyncio.wait((step, waiter), return_when=asyncio.FIRST_COMPLETED)
             if step not in done:
-                step.cancel()
-                with suppress(asyncio.CancelledError, Exception):
-                    await step
                 return
             try:
                 item = step.result()
             except StopAsyncIteration:
                 return
+            step = None
             yield item
     finally:
         waiter.cancel()
+        if step is not None and not step.done():
+            step.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await step
 
 
 async def stream_answer(call: ModelCall) -> AsyncIterator[GenerationEvent]:
@@ -141,6 +158,8 @@ class Generation:
         self.conversation_id: uuid.UUID | None = None
         self.metadata: dict[str, Any] = {}
         self._call: ModelCall | None = None
+        self._reply: str | None = None
+        self._annotation: dict[str, Any] | None = None
         self._new_conversation = False
         self._citations = False
         self._answer: list[str] = []
@@ -176,18 +195,9 @@ class Generation:
         if not model.get("provider") or not model.get("name"):
             raise AppUnavailable()
         provider, name = provider_id(model["provider"]), model["name"]
-        bound = await bind_model(
-            session, self.engine.models, self.engine.secret_key, self.app.tenant_id, provider, name
-        )
-        parameters = dict(model.get("completion_params") or {})
-        messages = await self._messages(session, conversation, settings, bound, parameters)
-        self._call = ModelCall(
-            bound=bound,
-            request=ChatRequest(
-                model=name, messages=messages, parameters=parameters, user=str(end_user.id)
-            ),
-        )
         self._citations = bool((settings.get("retriever_resource") or {}).get("enabled"))
+        if not await self._annotation_reply(session):
+            await self._bind(session, conversation, settings, end_user, (provider, name))
         if self._new_conversation:
             conversation.model_provider, conversation.model_id = provider, name
             session.add(conversation)
@@ -197,6 +207,55 @@ class Generation:
         self.conversation_id = conversation.id
         session.add(self._message_row(conversation, config, end_user, provider, name))
         await session.flush()
+
+    async def _annotation_reply(self, session: AsyncSession) -> bool:
+        """Whether a curated annotation answers the query (then no model is called).
+
+        A matching failure (say, the embedding model lost its credentials) only means no
+        annotation answers: the model still does."""
+        try:
+            match = await match_annotation(
+                session, self.engine.models, self.engine.secret_key, self.app, self.args.query
+            )
+        except OreError as error:
+            logger.warning("annotation reply skipped for app %s: %s", self.app.id, error)
+            return False
+        if match is None:
+            return False
+        annotation, _ = match
+        account = (
+            await session.get(Account, annotation.account_id) if annotation.account_id else None
+        )
+        self._reply = annotation.content
+        self._annotation = {
+            "id": str(annotation.id),
+            "account": {
+                "id": str(annotation.account_id) if annotation.account_id else None,
+                "name": account.name if account is not None else "",
+            },
+        }
+        return True
+
+    async def _bind(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        settings: dict[str, Any],
+        end_user: EndUser,
+        model: tuple[str, str],
+    ) -> None:
+        provider, name = model
+        bound = await bind_model(
+            session, self.engine.models, self.engine.secret_key, self.app.tenant_id, provider, name
+        )
+        parameters = dict((settings.get("model") or {}).get("completion_params") or {})
+        messages = await self._messages(session, conversation, settings, bound, parameters)
+        self._call = ModelCall(
+            bound=bound,
+            request=ChatRequest(
+                model=name, messages=messages, parameters=parameters, user=str(end_user.id)
+            ),
+        )
 
     async def _conversation(self, session: AsyncSession, end_user: EndUser) -> Conversation:
         if self.args.conversation_id is None:
@@ -310,23 +369,28 @@ class Generation:
 
     async def source(self) -> AsyncIterator[GenerationEvent]:
         """The producer's events, timed, with a listener for stop requests beside it."""
-        assert self._call is not None
-        call = self._call
-        watcher = asyncio.create_task(
-            control.watch_stop(self.engine.kv, self.task_id, call.stopped)
-        )
+        stopped = self._call.stopped if self._call is not None else asyncio.Event()
+        watcher = asyncio.create_task(control.watch_stop(self.engine.kv, self.task_id, stopped))
         self._started = time.monotonic()
         try:
-            async for event in self.producer(call):
+            async for event in self._produce():
                 if self._first_token is None and isinstance(event, AnswerDelta):
                     self._first_token = time.monotonic()
                 yield event
         finally:
             self._ended = time.monotonic()
-            self._stopped = call.stopped.is_set()
+            self._stopped = stopped.is_set()
             watcher.cancel()
             with suppress(asyncio.CancelledError):
                 await watcher
+
+    async def _produce(self) -> AsyncIterator[GenerationEvent]:
+        if self._reply is not None:
+            yield AnswerDelta(self._reply)
+            return
+        assert self._call is not None
+        async for event in self.producer(self._call):
+            yield event
 
     # --- progress and finish units ------------------------------------------------------
 
@@ -348,7 +412,8 @@ class Generation:
         latency = max(0.0, self._ended - self._started)
         if self._usage is not None:
             return self._usage
-        assert self._call is not None
+        if self._call is None:  # answered by an annotation: no model was called
+            return Usage(latency=round(latency, 3))
         descriptor = self._call.bound.descriptor
         return price_usage(
             estimate_messages(self._call.request.messages),
@@ -380,6 +445,8 @@ class Generation:
         }
         if self._citations:
             self.metadata["retriever_resources"] = []
+        if self._annotation is not None:
+            self.metadata["annotation_reply"] = self._annotation
         status, message = self._status(error)
         await session.execute(
             update(Message)
@@ -406,13 +473,19 @@ class Generation:
             .where(Conversation.id == self.conversation_id)
             .values(dialogue_count=Conversation.dialogue_count + 1, updated_at=utcnow())
         )
-        if self._new_conversation and self.args.auto_generate_name and get_task(NAME_TASK):
+        if self._names_conversation(error):
             enqueue(
                 session,
                 NAME_TASK,
                 {"conversation_id": str(self.conversation_id)},
                 tenant_id=self.app.tenant_id,
             )
+
+    def _names_conversation(self, error: BaseException | None) -> bool:
+        """After the first answer of a new conversation, in the background, once the
+        naming task exists (a failed first answer leaves the default name)."""
+        wanted = self._new_conversation and self.args.auto_generate_name and error is None
+        return wanted and get_task(NAME_TASK) is not None
 
     async def _release(self) -> None:
         try:
