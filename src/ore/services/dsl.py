@@ -211,11 +211,15 @@ async def import_app(importer: Importer, request: ImportRequest) -> ImportResult
 async def confirm_import(importer: Importer, import_id: str) -> ImportResult:
     """Run ``POST /apps/imports/{id}/confirm``: import a pending file of this workspace.
 
-    A pending import of another workspace is answered like an unknown one.
+    A pending import of another workspace is answered like an unknown one. A confirmation
+    claims the import first, so a double click cannot create the app twice.
     """
     key = PENDING_KEY_PREFIX + import_id
+    claim = key + ":claim"
     pending = _read_pending(await importer.kv.get(key), importer.tenant_id)
-    if pending is None:
+    if pending is None or not await importer.kv.set(
+        claim, "1", ttl=PENDING_IMPORT_TTL, only_if_absent=True
+    ):
         return ImportResult(
             id=import_id,
             status=ImportStatus.FAILED,
@@ -227,8 +231,9 @@ async def confirm_import(importer: Importer, import_id: str) -> ImportResult:
         target = await _overwrite_target(importer, pending.app_id)
         app = await _create_app(importer, document, pending.overrides, target)
     except DslError as error:
+        await importer.kv.delete(claim)
         return ImportResult(id=import_id, status=ImportStatus.FAILED, error=str(error))
-    await importer.kv.delete(key)
+    await importer.kv.delete(key, claim)
     return _done(import_id, ImportStatus.COMPLETED, app, version)
 
 

@@ -404,6 +404,19 @@ async def test_newer_version_waits_for_confirmation(
     }
 
 
+async def test_a_double_confirmation_creates_one_app(
+    http: httpx.AsyncClient, dsl_settings: Settings
+) -> None:
+    owner = await create_member(dsl_settings)
+    code, pending = await import_content(http, owner, basic_dsl(version="0.7.0"))
+    assert code == 202
+    before = await app_count(dsl_settings)
+    url = f"{IMPORTS}/{pending['id']}/confirm"
+    answers = await asyncio.gather(*(http.post(url, headers=owner.headers) for _ in range(3)))
+    assert sorted(answer.status_code for answer in answers) == [200, 400, 400]
+    assert await app_count(dsl_settings) == (before[0] + 1, before[1] + 2)
+
+
 async def test_expired_or_unknown_confirmation_fails(
     http: httpx.AsyncClient, dsl_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
