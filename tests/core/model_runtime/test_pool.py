@@ -107,3 +107,17 @@ async def test_weights_repeat_an_entry(kv: KV) -> None:
     credentials = CredentialPool(kv, "tenant-3:openai", entries)
     firsts = [(await credentials.candidates())[0].id for _ in range(6)]
     assert firsts == ["a", "a", "b", "a", "a", "b"]
+
+
+async def test_a_single_credential_skips_the_rotation_counter(kv: KV) -> None:
+    single = CredentialPool(kv, "tenant-4:openai", [PooledCredential("only", {"api_key": "k"})])
+    assert [e.id for e in await single.candidates()] == ["only"]
+    assert await kv.get("model_runtime:rotation:tenant-4:openai") is None
+    await single.cool_down("only")
+    with pytest.raises(RateLimited):
+        await single.candidates()
+    pair = CredentialPool(
+        kv, "tenant-5:openai", [PooledCredential("a", {}), PooledCredential("b", {})]
+    )
+    await pair.candidates()
+    assert await kv.get("model_runtime:rotation:tenant-5:openai") is not None

@@ -47,6 +47,14 @@ from ore.core.model_runtime.usage import estimate_messages, estimate_tokens, pri
 Credentials = Mapping[str, Any]
 
 
+def _generic_rules() -> list[ParameterRule]:
+    """The generic chat rules, built once: building them took a share of every call."""
+    return list(_GENERIC_RULES)
+
+
+_GENERIC_RULES = tuple(chat_rules())
+
+
 class ModelAdapter(ABC):
     """A provider: its catalogue entry and how to call it."""
 
@@ -109,7 +117,7 @@ class ModelAdapter(ABC):
     def parameter_rules(self, model: str) -> list[ParameterRule]:
         """The model's rules, or the generic chat rules for a model outside the catalogue."""
         found = self.model_descriptor(model)
-        return found.parameter_rules if found and found.parameter_rules else chat_rules()
+        return found.parameter_rules if found and found.parameter_rules else _generic_rules()
 
     async def validate_credentials(
         self, credentials: Credentials, *, http_client: httpx.AsyncClient | None = None

@@ -8,6 +8,7 @@ from ore.core.model_runtime.entities import (
     ChatChunk,
     ChatMessage,
     ChatRequest,
+    FinishReason,
     ImagePart,
     NamedToolChoice,
     ResponseFormat,
@@ -54,7 +55,7 @@ def response_format_to_openai(fmt: ResponseFormat) -> dict[str, Any]:
 
 
 def request_body(request: ChatRequest, parameters: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of ``chat.completions.create`` (always streaming)."""
+    """The JSON body of a ``/chat/completions`` call (always streaming)."""
     body: dict[str, Any] = {
         "model": request.model,
         "messages": [message_to_openai(m) for m in request.messages],
@@ -85,30 +86,43 @@ def request_body(request: ChatRequest, parameters: dict[str, Any]) -> dict[str, 
     return body
 
 
-def chunk_from_openai(data: Any) -> ChatChunk:
-    """One SDK ``ChatCompletionChunk`` as a :class:`ChatChunk`."""
-    chunk = ChatChunk()
-    usage = getattr(data, "usage", None)
-    if usage is not None:
-        chunk.usage = Usage(
-            prompt_tokens=usage.prompt_tokens or 0,
-            completion_tokens=usage.completion_tokens or 0,
-        )
-    for choice in data.choices or []:
-        delta = choice.delta
-        if delta is not None:
-            chunk.content += delta.content or ""
-            for call in delta.tool_calls or []:
-                function = call.function
-                chunk.tool_calls.append(
+def chunk_from_openai(data: dict[str, Any]) -> ChatChunk:
+    """One decoded ``chat.completion.chunk`` event as a :class:`ChatChunk`.
+
+    Reads the JSON object as it came: building the SDK's model object first cost more
+    than the rest of a chunk's handling. A field of the wrong shape raises (``TypeError``,
+    ``AttributeError`` or a validation error), which the adapter reports as a malformed
+    response.
+    """
+    content = ""
+    calls: list[ToolCallDelta] = []
+    finish: FinishReason | None = None
+    for choice in data.get("choices") or ():
+        delta = choice.get("delta")
+        if delta:
+            content += delta.get("content") or ""
+            for call in delta.get("tool_calls") or ():
+                function = call.get("function")
+                calls.append(
                     ToolCallDelta(
-                        index=call.index,
-                        id=call.id,
-                        name=function.name if function else None,
-                        arguments=(function.arguments or "") if function else "",
+                        index=call["index"],
+                        id=call.get("id"),
+                        name=function.get("name") if function else None,
+                        arguments=(function.get("arguments") or "") if function else "",
                     )
                 )
-        if choice.finish_reason:
-            reason = choice.finish_reason
-            chunk.finish_reason = reason if reason in _FINISH else "stop"
-    return chunk
+        reason = choice.get("finish_reason")
+        if reason:
+            finish = reason if reason in _FINISH else "stop"
+    usage = data.get("usage")
+    return ChatChunk(
+        content=content,
+        tool_calls=calls,
+        finish_reason=finish,
+        usage=Usage(
+            prompt_tokens=usage.get("prompt_tokens") or 0,
+            completion_tokens=usage.get("completion_tokens") or 0,
+        )
+        if usage is not None
+        else None,
+    )

@@ -61,8 +61,11 @@ class CredentialPool:
         if not self.entries:
             raise ProviderNotInitialized()
         ring = [e for e in self.entries for _ in range(max(1, e.weight))]
-        turn = await self.kv.incr(f"model_runtime:rotation:{self.key}")
-        start = (turn - 1) % len(ring)
+        start = 0
+        if len(self.entries) > 1:
+            # One credential has no rotation to keep: a KV round trip saved on every call.
+            turn = await self.kv.incr(f"model_runtime:rotation:{self.key}")
+            start = (turn - 1) % len(ring)
         ordered: list[PooledCredential] = []
         for entry in ring[start:] + ring[:start]:
             if entry not in ordered and not await self.is_cooling(entry.id):
