@@ -84,6 +84,8 @@ def test_github_blob_links_become_raw(url: str, expected: str | None) -> None:
         ("a: .nan\n", "numbers must be finite"),
         ("a: [1, .inf]\n", "numbers must be finite"),
         ('a: "x\\0y"\n', "may not contain NUL"),
+        ("a: b\ud800\n", "Invalid YAML format"),
+        ('a: "\\ud800"\n', "Invalid YAML format"),
         ("a: !!binary aGVsbG8=\n", "values of type bytes are not allowed"),
         ("a: !!set {x, y}\n", "values of type set are not allowed"),
         ("? [a, b]\n: c\n", "Invalid YAML format"),

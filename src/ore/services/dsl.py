@@ -312,6 +312,8 @@ def parse_document(content: str) -> dict[str, Any]:
         raise DslError(f"Invalid YAML format: {error}") from error
     except RecursionError as error:
         raise DslError("Invalid YAML format: the content is nested too deeply") from error
+    except UnicodeError as error:  # libyaml's answer to an unpaired surrogate
+        raise DslError(f"Invalid YAML format: {error}") from error
     return safe
 
 
@@ -353,9 +355,14 @@ def _json_ready(value: Any, budget: _Budget) -> Any:
 
 
 def _text(value: str) -> str:
-    """Text the databases can store: PostgreSQL refuses NUL and SQLite cuts at it."""
+    """Text the databases can store: PostgreSQL refuses NUL and SQLite cuts at it, and
+    neither takes an unpaired surrogate (which a ``"\\ud800"`` escape can make)."""
     if "\x00" in value:
         raise DslError("Invalid YAML format: text may not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise DslError("Invalid YAML format: text may not contain unpaired surrogates") from error
     return value
 
 
@@ -480,7 +487,8 @@ def _app_fields(app_data: Mapping[str, Any], overrides: Overrides) -> _AppFields
     use_icon = app_data.get("use_icon_as_answer_icon") or False
     if not isinstance(use_icon, bool):
         raise DslError("app.use_icon_as_answer_icon must be a boolean")
-    return _AppFields(name, description, icon, use_icon)
+    # Overrides come from the request, not the parsed file: check them for storage too.
+    return _AppFields(_text(name), _text(description), icon, use_icon)
 
 
 def _short_text(field: str, value: Any) -> str | None:
@@ -488,7 +496,7 @@ def _short_text(field: str, value: Any) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > _NAME_LIMIT:
         raise DslError(f"app.{field} must be a text of at most {_NAME_LIMIT} characters")
-    return value
+    return _text(value)
 
 
 def imported_model_config(raw: Any) -> dict[str, Any]:

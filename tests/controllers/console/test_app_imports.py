@@ -5,6 +5,7 @@ confirmation, imports from a URL through the SSRF-guarded client, roles and work
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -150,7 +151,9 @@ def as_yaml(document: dict[str, Any]) -> str:
 async def post_import(
     client: httpx.AsyncClient, member: Member, **body: Any
 ) -> tuple[int, dict[str, Any]]:
-    response = await client.post(IMPORTS, json=body, headers=member.headers)
+    # json.dumps escapes to ASCII, so lone surrogates can be sent as a client could.
+    headers = {**member.headers, "Content-Type": "application/json"}
+    response = await client.post(IMPORTS, content=json.dumps(body), headers=headers)
     answer: dict[str, Any] = response.json()
     return response.status_code, answer
 
@@ -533,6 +536,12 @@ async def test_failure_strings(http: httpx.AsyncClient, dsl_settings: Settings) 
     code, result = await post_import(http, owner, mode="yaml-content", yaml_content="a: [b")
     assert code == 400
     assert result["error"].startswith("Invalid YAML format: ")
+    for content in ('app: {name: "x\ud800"}\n', "app: {name: x\ud800}\n"):
+        code, result = await post_import(http, owner, mode="yaml-content", yaml_content=content)
+        assert (code, result["error"][:20]) == (400, "Invalid YAML format:")
+    # In an override the request parser refuses it before the import runs.
+    code, result = await import_content(http, owner, basic_dsl(), name="bad \ud800 name")
+    assert (code, result["code"]) == (400, "invalid_param")
     assert await app_count(dsl_settings) == before  # no failure left anything behind
 
 
