@@ -588,7 +588,6 @@ async def _store_pending(
 ) -> None:
     record = {
         "tenant_id": str(importer.tenant_id),
-        "account_id": str(importer.account.id),
         "yaml_content": content,
         "overrides": asdict(request.overrides),
         "app_id": str(request.app_id) if request.app_id else None,
