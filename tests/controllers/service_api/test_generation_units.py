@@ -1,23 +1,43 @@
-"""The pieces of a generation that need no server: concurrency slots and stop signals on
-the in-process KV, the memory budget, prompt rendering, and Dify's input rules."""
+"""The pieces of a generation that need no server: concurrency slots and stop signals (on
+the in-process KV and on Redis, as in distributed mode), the memory budget, prompt
+rendering, and Dify's input rules."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio import Redis
 
 from ore.core.errors import InvalidParam
+from ore.core.kv import KV
 from ore.core.kv.memory import MemoryKV
+from ore.core.kv.redis import RedisKV
 from ore.core.model_runtime import ChatMessage
 from ore.core.model_runtime.usage import estimate_messages
 from ore.services.generation import control, prompt
 from ore.services.generation.inputs import clean_inputs
+from tests.conftest import REDIS_URL_HOST
+from tests.core.kv.conftest import delete_prefixed
 
 
-async def test_slots_fill_up_to_the_limit_and_expire_after_a_crash() -> None:
-    kv = MemoryKV()
+@pytest.fixture(params=["memory", "redis"])
+async def kv(request: pytest.FixtureRequest) -> AsyncIterator[KV]:
+    if request.param == "memory":
+        yield MemoryKV()
+        return
+    prefix = f"ore-test:{uuid.uuid4().hex}:"
+    redis_kv = RedisKV(Redis(host=REDIS_URL_HOST, port=6379), prefix=prefix)
+    try:
+        yield redis_kv
+    finally:
+        await redis_kv.close()
+        await delete_prefixed(prefix)
+
+
+async def test_slots_fill_up_to_the_limit_and_expire_after_a_crash(kv: KV) -> None:
     app_id = uuid.uuid4()
     assert await control.acquire_slot(kv, app_id, 0, "any") is None  # no limit
     first = await control.acquire_slot(kv, app_id, 2, "a", ttl=0.3)
@@ -42,8 +62,7 @@ async def test_slots_fill_up_to_the_limit_and_expire_after_a_crash() -> None:
     assert await control.acquire_slot(kv, app_id, 2, "d") == second
 
 
-async def test_stop_reaches_the_starter_only_even_before_it_listens() -> None:
-    kv = MemoryKV()
+async def test_stop_reaches_the_starter_only_even_before_it_listens(kv: KV) -> None:
     app_id = uuid.uuid4()
     await control.register_task(kv, "t1", app_id, "ada")
     assert not await control.request_stop(kv, "t1", app_id, "grace")
@@ -52,7 +71,7 @@ async def test_stop_reaches_the_starter_only_even_before_it_listens() -> None:
 
     listening = asyncio.Event()
     watcher = asyncio.create_task(control.watch_stop(kv, "t1", listening))
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
     assert not listening.is_set()
     assert await control.request_stop(kv, "t1", app_id, "ada")
     await asyncio.wait_for(watcher, 2)
