@@ -3,6 +3,8 @@
 ``POST /v1/chat/completions``, ``POST /v1/embeddings`` and ``GET /v1/models``, called with a
 workspace gateway key (``Authorization: Bearer gw-…``). ``model`` is the provider id, a
 ``/``, and the model name (``local/SmolLM2-135M-Instruct``, ``siliconflow/Qwen/Qwen2.5-7B``).
+An app key (``app-…``) on the chat and models routes makes that app the model instead
+(:mod:`ore.controllers.openai_app`); the key's prefix picks the meaning.
 
 Each call resolves the key and binds the model in one short unit of work, which is closed
 before the first upstream byte: a stream holds no database session. Errors use OpenAI's
@@ -15,21 +17,22 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ore.controllers import openai_wire
+from ore.controllers import openai_app, openai_wire
 from ore.controllers.deps import bearer_token
-from ore.controllers.openai_wire import ChatCompletionBody, EmbeddingsBody
+from ore.controllers.openai_wire import AppChatBody, ChatCompletionBody, EmbeddingsBody
 from ore.core.errors import NotFound, Unauthorized
 from ore.core.model_runtime import split_model_id
 from ore.core.model_runtime.catalogue import ModelType
 from ore.core.model_runtime.errors import ModelNotFound
 from ore.extensions.context import OreContext
-from ore.services import gateway_keys, model_providers
+from ore.models import App
+from ore.services import app_keys, gateway_keys, model_providers
 from ore.services.model_providers import BoundModel
 
 router = APIRouter(prefix="/v1", tags=["gateway"])
@@ -109,7 +112,27 @@ def gateway_token(request: Request) -> str:
 
 
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who calls the chat and models routes: a gateway key, or the app of an app key."""
+
+    token: str
+    app: App | None = None
+
+
+async def get_caller(request: Request, gateway: GatewayDep) -> Caller:
+    """The caller, checked before the body is read; an app key is checked in full here
+    (the Service API's checks), a gateway key when its call binds the model."""
+    token = bearer_token(request)
+    if token is not None and token.startswith(app_keys.TOKEN_PREFIX):
+        return Caller(token, await openai_app.authenticate(request, gateway.context))
+    return Caller(gateway_token(request))
+
+
 TokenDep = Annotated[str, Depends(gateway_token)]
+CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
 async def tenant_of(session: AsyncSession, token: str) -> uuid.UUID:
@@ -151,9 +174,13 @@ async def bind(gateway: Gateway, token: str, model_id: str, model_type: ModelTyp
 
 @router.post("/chat/completions")
 async def create_chat_completion(
-    gateway: GatewayDep, token: TokenDep, body: ChatCompletionBody
+    gateway: GatewayDep, caller: CallerDep, payload: Annotated[dict[str, Any], Body()]
 ) -> Response:
-    model = await bind(gateway, token, body.model, "llm")
+    if caller.app is not None:
+        app_body = openai_wire.parse(AppChatBody, payload)
+        return await openai_app.chat_completion(gateway.context, caller.app, app_body)
+    body = openai_wire.parse(ChatCompletionBody, payload)
+    model = await bind(gateway, caller.token, body.model, "llm")
     request = body.to_runtime(model.model)
     if not body.stream:
         return JSONResponse(openai_wire.completion_json(await model.chat(request), body.model))
@@ -173,10 +200,12 @@ async def create_embeddings(gateway: GatewayDep, token: TokenDep, body: Embeddin
 
 
 @router.get("/models")
-async def list_models(gateway: GatewayDep, token: TokenDep) -> Response:
+async def list_models(gateway: GatewayDep, caller: CallerDep) -> Response:
+    if caller.app is not None:
+        return JSONResponse(openai_app.models(caller.app))
     context = gateway.context
     async with context.db.unit_of_work() as session:
-        tenant_id = await tenant_of(session, token)
+        tenant_id = await tenant_of(session, caller.token)
         found = await model_providers.available_models(session, context.models, tenant_id)
     # A name served as chat and as embeddings is listed once: its id is the same.
     served = {f"{m.provider}/{m.model}": m.provider for m in found if m.model_type in SERVED_TYPES}

@@ -15,13 +15,14 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ore.core.errors import OreError
 from ore.core.model_runtime.entities import (
@@ -44,6 +45,7 @@ from ore.core.model_runtime.entities import (
 logger = logging.getLogger("ore.openai")
 
 T = TypeVar("T")
+W = TypeVar("W", bound=BaseModel)
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -263,6 +265,27 @@ class ChatCompletionBody(_Wire):
         )
 
 
+class AppChatBody(_Wire):
+    """A chat request to an app (``Authorization: Bearer app-…``): the app is the model.
+
+    ``model`` is accepted and ignored, and so are the sampling fields: the app's own model
+    settings decide. ``inputs`` and ``conversation_id`` are ore's additions (the ``openai``
+    SDK sends them through ``extra_body``).
+    """
+
+    model: str | None = None
+    messages: list[Message] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    user: str | None = Field(default=None, max_length=255)
+    inputs: dict[str, Any] | None = None
+    conversation_id: str | None = None
+
+    @property
+    def include_usage(self) -> bool:
+        return bool(self.stream_options and self.stream_options.include_usage)
+
+
 class EmbeddingsBody(_Wire):
     model: str = Field(min_length=1)
     input: str | list[str] = Field(min_length=1)
@@ -273,6 +296,20 @@ class EmbeddingsBody(_Wire):
     @property
     def texts(self) -> list[str]:
         return [self.input] if isinstance(self.input, str) else self.input
+
+
+def parse(schema: type[W], payload: Any) -> W:
+    """``payload`` (a JSON body) as ``schema``, for routes whose schema depends on the key.
+
+    A failure is raised as FastAPI's own, so it is rendered exactly like a body FastAPI
+    checked itself (400 ``invalid_param``, ``param`` naming the field)."""
+    try:
+        return schema.model_validate(payload)
+    except ValidationError as error:
+        failures = [
+            {**item, "loc": ("body", *item["loc"])} for item in error.errors(include_url=False)
+        ]
+        raise RequestValidationError(failures) from None
 
 
 # --- answers -----------------------------------------------------------------------------
@@ -332,15 +369,24 @@ def error_event(error: Exception) -> dict[str, Any]:
 
 
 async def chat_events(
-    chunks: AsyncGenerator[ChatChunk, None], model: str, *, include_usage: bool
+    chunks: AsyncGenerator[ChatChunk, None],
+    model: str,
+    *,
+    include_usage: bool,
+    chunk_id: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[str]:
     """``chat.completion.chunk`` frames, then ``[DONE]``; a failure mid-stream becomes a
-    final error frame, so a client never waits on a stream that will not end."""
+    final error frame, so a client never waits on a stream that will not end.
+
+    ``chunk_id`` replaces the random id, ``extra`` adds fields to every chunk (an app's
+    conversation id: the SDK keeps unknown fields)."""
     base = {
-        "id": completion_id(),
+        "id": chunk_id or completion_id(),
         "object": "chat.completion.chunk",
         "created": int(time.time()),
         "model": model,
+        **(extra or {}),
     }
 
     def frame(delta: dict[str, Any], finish: str | None = None) -> str:
