@@ -196,7 +196,7 @@ class Generation:
             raise AppUnavailable()
         provider, name = provider_id(model["provider"]), model["name"]
         self._citations = bool((settings.get("retriever_resource") or {}).get("enabled"))
-        if not await self._annotation_reply(session):
+        if not await self._annotation_reply(session, config, settings):
             await self._bind(session, conversation, settings, end_user, (provider, name))
         if self._new_conversation:
             conversation.model_provider, conversation.model_id = provider, name
@@ -208,11 +208,17 @@ class Generation:
         session.add(self._message_row(conversation, config, end_user, provider, name))
         await session.flush()
 
-    async def _annotation_reply(self, session: AsyncSession) -> bool:
+    async def _annotation_reply(
+        self, session: AsyncSession, config: AppModelConfig, settings: dict[str, Any]
+    ) -> bool:
         """Whether a curated annotation answers the query (then no model is called).
 
-        A matching failure (say, the embedding model lost its credentials) only means no
-        annotation answers: the model still does."""
+        The switch lives in the app's current config: when that is the config at hand and
+        reply is off, nothing is queried. A matching failure (say, the embedding model lost
+        its credentials) only means no annotation answers: the model still does."""
+        current = config.id == self.app.app_model_config_id
+        if current and not (settings.get("annotation_reply") or {}).get("enabled"):
+            return False
         try:
             match = await match_annotation(
                 session, self.engine.models, self.engine.secret_key, self.app, self.args.query
