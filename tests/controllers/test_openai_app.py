@@ -407,3 +407,20 @@ async def test_workflow_apps_are_refused_clearly(
     assert "workflow app cannot be called through /v1/chat/completions" in caught.value.message
     # Listing still works: the key is valid.
     assert [m.id for m in (await sdk(service.key).models.list()).data] == [service.app_id]
+
+
+async def test_agent_chat_app_answers_blocking_too(
+    client: httpx.AsyncClient, settings: Settings, sdk: SDK
+) -> None:
+    # The Service API refuses blocking mode for agent apps; OpenAI clients expect it, so
+    # the answer is folded from the same stream.
+    member = await local_workspace(settings)
+    service = await make_service_app(
+        client, member, mode="agent-chat", name="Agent", model_config=local_config()
+    )
+    reply = await sdk(service.key).chat.completions.create(
+        model="m", messages=HELLO, extra_body={"inputs": {"team": "ops"}}
+    )
+    assert reply.model == service.app_id and reply.choices[0].message.content
+    message = await stored(settings, reply.id)
+    assert message.agent_based and message.answer == reply.choices[0].message.content
