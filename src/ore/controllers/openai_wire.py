@@ -1,7 +1,8 @@
 """OpenAI's wire format for chat completions, embeddings and models, in one place.
 
-Two surfaces speak it: the model gateway (:mod:`ore.controllers.gateway`, workspace keys)
-and ``ore models serve-local`` (:mod:`ore.controllers.local_openai`). Requests are parsed
+Three surfaces speak it: the model gateway (:mod:`ore.controllers.gateway`, workspace keys),
+an app as a model (:mod:`ore.controllers.openai_app`, app keys) and ``ore models
+serve-local`` (:mod:`ore.controllers.local_openai`). Requests are parsed
 by the bodies here into the model runtime's entities; answers are built from the runtime's
 :class:`ChatChunk` and :class:`ChatResult`, so the blocking and streaming answers of both
 surfaces come from the same functions. Shapes follow OpenAI's API reference
