@@ -440,7 +440,7 @@ class Generation:
         try:
             await self._save(session, error)
         finally:
-            await self._release()
+            await self.release()
 
     async def _save(self, session: AsyncSession, error: BaseException | None) -> None:
         latency = max(0.0, self._ended - self._started)
@@ -493,7 +493,8 @@ class Generation:
         wanted = self._new_conversation and self.args.auto_generate_name and error is None
         return wanted and get_task(NAME_TASK) is not None
 
-    async def _release(self) -> None:
+    async def release(self) -> None:
+        """Give back the active slot and forget the task (also when the start unit failed)."""
         try:
             await control.release_slot(self.engine.kv, self.slot, self.task_id)
             await control.forget_task(self.engine.kv, self.task_id)
@@ -533,7 +534,7 @@ async def start_generation(engine: Engine, app: App, args: GenerationArgs) -> St
         await control.register_task(engine.kv, work.task_id, app.id, args.user)
         await run.start()
     except BaseException:
-        await work._release()
+        await work.release()
         raise
     return Started(run=run, work=work)
 
