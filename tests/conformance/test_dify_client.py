@@ -204,3 +204,41 @@ def test_wrong_key_is_refused(live_ore: LiveOre) -> None:
         "message": "Access token is invalid",
         "status": 401,
     }
+
+
+def test_client_calls_with_bad_arguments(live_ore: LiveOre, chat_thread: ChatThread) -> None:
+    """What the client lets a caller send that the server must refuse, with the spec's
+    codes (no model call: each is refused before generation starts)."""
+    client = chat_client(live_ore)
+    no_user = client.create_chat_message({"team": "ore"}, "Hi", None)
+    assert no_user.status_code == 400
+    assert no_user.json() == {
+        "code": "invalid_param",
+        "message": "Arg user must be provided.",
+        "status": 400,
+    }
+    bad_conversation = client.create_chat_message(
+        {"team": "ore"}, "Hi", USER, conversation_id="not-a-uuid"
+    )
+    assert bad_conversation.status_code == 400
+    shapes.check_error(bad_conversation.json(), 400, "invalid_param")
+    stranger = client.create_chat_message(
+        {"team": "ore"}, "Hi", "someone-else", conversation_id=chat_thread.conversation_id
+    )
+    assert stranger.status_code == 404
+    shapes.check_error(stranger.json(), 404, "not_found")
+    missing_input = client.create_chat_message({}, "Hi", USER)
+    assert missing_input.status_code == 400
+    assert missing_input.json()["message"] == "team is required in input form"
+
+    last = client.get_conversations(USER, last_id=str(uuid.uuid4()))
+    assert last.status_code == 404
+    assert last.json()["message"] == "Last Conversation Not Exists."
+    first = client.get_conversation_messages(
+        USER, chat_thread.conversation_id, first_id=str(uuid.uuid4())
+    )
+    assert first.status_code == 404
+    assert first.json()["message"] == "First Message Not Exists."
+    too_many = client.get_conversations(USER, limit=101)
+    assert too_many.status_code == 400
+    shapes.check_error(too_many.json(), 400, "invalid_param")
