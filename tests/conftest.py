@@ -146,6 +146,15 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches the internet: resolving or connecting to a host that is not
+    loopback fails the test. (Processes a test starts are outside this guard.)"""
+    from tests.upstreams import guard_internet
+
+    guard_internet(monkeypatch)
+
+
 @pytest.fixture(scope="session")
 def local_openai_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The ``/v1`` base URL of one `ore models serve-local` process shared by the session:

@@ -32,12 +32,22 @@ from tests.processes import free_port, ore_environment, start_ore, stop
 
 
 def _is_loopback(host: object) -> bool:
-    if host in ("localhost", None):
+    """True for every spelling of this machine: names, IPv4 shorthand, mapped IPv6."""
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if host in ("localhost", "", None):
         return True
+    text = str(host).strip("[]").split("%")[0]
     try:
-        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+        address = ipaddress.ip_address(text)
     except ValueError:
-        return False
+        try:  # 127.1, 0x7f.0.0.1, 2130706433: forms inet_aton accepts
+            address = ipaddress.IPv4Address(socket.inet_aton(text))
+        except OSError:
+            return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback or address.is_unspecified
 
 
 def guard_internet(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from ore.core.model_runtime import ChatChunk, ChatRequest, ModelAdapter
 from ore.core.model_runtime.retry import CallPolicy
-from tests.upstreams import ScriptedServer, guard_internet
+from tests.upstreams import ScriptedServer
 
 
 @dataclass
@@ -27,11 +27,6 @@ class Bound:
         return self.adapter.stream_chat(
             request, self.credentials, http_client=self.http_client, policy=self.policy
         )
-
-
-@pytest.fixture(autouse=True)
-def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
-    guard_internet(monkeypatch)
 
 
 @pytest.fixture

@@ -9,12 +9,7 @@ import pytest
 
 from ore.core.model_runtime.retry import CallPolicy
 from tests.core.kv.conftest import kv  # noqa: F401 - the KV fixture, memory and Redis
-from tests.upstreams import ScriptedServer, guard_internet
-
-
-@pytest.fixture(autouse=True)
-def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
-    guard_internet(monkeypatch)
+from tests.upstreams import ScriptedServer
 
 
 @pytest.fixture
