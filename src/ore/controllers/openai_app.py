@@ -112,6 +112,7 @@ def _engine(context: OreContext) -> Engine:
         models=context.models,
         secret_key=context.settings.SECRET_KEY,
         default_max_active=context.settings.APP_MAX_ACTIVE_REQUESTS,
+        user_http=context.http.user,
     )
 
 

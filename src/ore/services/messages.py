@@ -159,6 +159,18 @@ def retriever_resources(message: Message) -> list[dict[str, Any]]:
     return resources
 
 
+def agent_thoughts(message: Message) -> list[dict[str, Any]]:
+    """The agent's turns stored with the answer, in Dify's shape (``chain_id`` is always
+    null: ore has no message chains), oldest first."""
+    stored = (message.message_metadata or {}).get("agent_thoughts") or []
+    thoughts = [
+        {**item, "chain_id": None, "message_id": str(message.id)}
+        for item in stored
+        if isinstance(item, dict)
+    ]
+    return sorted(thoughts, key=lambda thought: thought.get("position") or 0)
+
+
 @dataclass(frozen=True)
 class SuggestionJob:
     model: BoundModel | None

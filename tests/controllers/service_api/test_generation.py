@@ -232,9 +232,12 @@ async def test_agent_chat_streams_agent_messages(
     assert response.status_code == 200, response.text
     events = data_events(sse_frames(response.text))
     assert events[-1]["event"] == "message_end"
-    assert {e["event"] for e in events[:-1]} == {"agent_message"}
+    # An app without tools: the answer, then the one turn's thought (as Dify sends it).
+    assert [e["event"] for e in events[-2:]] == ["agent_thought", "message_end"]
+    assert {e["event"] for e in events[:-2]} == {"agent_message"}
     message = await stored_message(settings, events[0]["message_id"])
-    assert message.answer == "".join(e["answer"] for e in events[:-1])
+    assert message.answer == "".join(e["answer"] for e in events[:-2])
+    assert events[-2]["thought"] == message.answer and events[-2]["tool"] == ""
     assert message.agent_based and message.status == "normal"
 
 

@@ -66,7 +66,7 @@ def message_body(request: Request, settings: Settings, view: MessageView) -> dic
         "message_files": [file_item(request, settings, f) for f in view.files],
         "feedback": {"rating": view.feedback.rating} if view.feedback is not None else None,
         "retriever_resources": messages.retriever_resources(message),
-        "agent_thoughts": [],
+        "agent_thoughts": messages.agent_thoughts(message),
         # The spec knows "normal" and "error"; a stopped answer is a normal, shorter one.
         "status": MessageStatus.ERROR
         if message.status == MessageStatus.ERROR

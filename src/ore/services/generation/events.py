@@ -31,8 +31,38 @@ class UsageReport:
     usage: Usage
 
 
+@dataclass(frozen=True, slots=True)
+class ThoughtReport:
+    """One turn of an agent (Dify's ``agent_thought``): what the model wrote, the tools it
+    called (names joined by ``;``), their arguments and results as JSON objects keyed by
+    tool name. Sent as an event and stored with the message."""
+
+    id: str
+    position: int
+    thought: str
+    tool: str
+    tool_labels: dict[str, Any]
+    tool_input: str
+    observation: str
+    created_at: int
+
+    def stored(self) -> dict[str, Any]:
+        """The form kept in the message's metadata (``agent_thoughts``)."""
+        return {
+            "id": self.id,
+            "position": self.position,
+            "thought": self.thought,
+            "tool": self.tool,
+            "tool_labels": self.tool_labels,
+            "tool_input": self.tool_input,
+            "observation": self.observation,
+            "files": [],
+            "created_at": self.created_at,
+        }
+
+
 # What producers yield. An agent producer adds its own kinds (thoughts, files) here.
-GenerationEvent = AnswerDelta | UsageReport
+GenerationEvent = AnswerDelta | UsageReport | ThoughtReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +96,19 @@ def wire(envelope: Envelope, event: GenerationEvent) -> dict[str, Any] | None:
             "task_id": envelope.task_id,
             "id": envelope.message_id,
             "answer": event.text,
+        }
+    if isinstance(event, ThoughtReport):
+        return {
+            **envelope.head("agent_thought"),
+            "task_id": envelope.task_id,
+            "id": event.id,
+            "position": event.position,
+            "thought": event.thought,
+            "observation": event.observation,
+            "tool": event.tool,
+            "tool_labels": event.tool_labels,
+            "tool_input": event.tool_input,
+            "message_files": [],
         }
     return None
 

@@ -10,7 +10,7 @@ with its message, or ``stopped`` with the partial answer) and gives the slot bac
 
 The producer is chosen by app mode from :data:`PRODUCERS`: a function of a
 :class:`ModelCall` yielding :data:`~ore.services.generation.events.GenerationEvent`. The
-agent loop plugs in there.
+agent-chat producer runs the tool-calling loop of :mod:`ore.services.generation.agent`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -29,6 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ore.core.errors import OreError
+from ore.core.http import OutboundHttpClient
 from ore.core.kv import KV
 from ore.core.model_runtime import ChatRequest, Usage
 from ore.core.model_runtime.usage import estimate_messages, estimate_tokens, price_usage
@@ -50,8 +51,14 @@ from ore.models.base import utcnow
 from ore.services import apps
 from ore.services.annotations import match_annotation
 from ore.services.end_users import end_user_for
-from ore.services.generation import control, events, prompt
-from ore.services.generation.events import AnswerDelta, Envelope, GenerationEvent, UsageReport
+from ore.services.generation import agent, control, events, prompt
+from ore.services.generation.events import (
+    AnswerDelta,
+    Envelope,
+    GenerationEvent,
+    ThoughtReport,
+    UsageReport,
+)
 from ore.services.generation.inputs import clean_inputs
 from ore.services.generation.requests import AppUnavailable, ConversationNotExists, GenerationArgs
 from ore.services.model_providers import BoundModel, bind_model, provider_id
@@ -77,14 +84,18 @@ class Engine:
     models: ModelRuntime
     secret_key: str
     default_max_active: int
+    user_http: OutboundHttpClient  # SSRF-guarded: for URLs a user or a model supplies
 
 
 @dataclass(frozen=True, slots=True)
 class ModelCall:
-    """What a producer gets: the model, the request, and the stop signal to obey."""
+    """What a producer gets: the model, the request, the app's config (``features``, Dify's
+    flat model_config), the client for user-supplied URLs, and the stop signal to obey."""
 
     bound: BoundModel
     request: ChatRequest
+    features: Mapping[str, Any]
+    user_http: OutboundHttpClient
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -131,11 +142,18 @@ async def stream_answer(call: ModelCall) -> AsyncIterator[GenerationEvent]:
                 yield UsageReport(chunk.usage)
 
 
+async def stream_agent(call: ModelCall) -> AsyncIterator[GenerationEvent]:
+    """The agent loop's answer, thoughts and usage (agent-chat apps) until it ends or stops."""
+    stream = agent.agent_events(call)
+    async with aclosing(stream):
+        async for event in until_stopped(stream, call.stopped):
+            yield event
+
+
 PRODUCERS: dict[str, Producer] = {
     AppMode.CHAT: stream_answer,
     AppMode.COMPLETION: stream_answer,
-    # Until the agent loop lands, an agent-chat app answers without tools.
-    AppMode.AGENT_CHAT: stream_answer,
+    AppMode.AGENT_CHAT: stream_agent,
 }
 
 
@@ -164,6 +182,7 @@ class Generation:
         self._citations = False
         self._answer: list[str] = []
         self._usage: Usage | None = None
+        self._thoughts: list[dict[str, Any]] = []
         self._started = 0.0
         self._first_token: float | None = None
         self._ended = 0.0
@@ -261,6 +280,8 @@ class Generation:
             request=ChatRequest(
                 model=name, messages=messages, parameters=parameters, user=str(end_user.id)
             ),
+            features=settings,
+            user_http=self.engine.user_http,
         )
 
     async def _conversation(self, session: AsyncSession, end_user: EndUser) -> Conversation:
@@ -406,6 +427,8 @@ class Generation:
                 self._answer.append(event.text)
             elif isinstance(event, UsageReport):
                 self._usage = event.usage
+            elif isinstance(event, ThoughtReport):
+                self._thoughts.append(event.stored())
         await session.execute(
             update(Message).where(Message.id == self.message_id).values(answer=self.answer)
         )
@@ -470,7 +493,7 @@ class Generation:
                 provider_response_latency=latency,
                 status=status,
                 error=message,
-                message_metadata=self.metadata,
+                message_metadata=self._stored_metadata(),
                 updated_at=utcnow(),
             )
         )
@@ -486,6 +509,13 @@ class Generation:
                 {"conversation_id": str(self.conversation_id)},
                 tenant_id=self.app.tenant_id,
             )
+
+    def _stored_metadata(self) -> dict[str, Any]:
+        """The response metadata, plus an agent's thoughts (which message_end does not
+        carry, and GET /v1/messages shows as ``agent_thoughts``)."""
+        if not self._thoughts:
+            return self.metadata
+        return {**self.metadata, "agent_thoughts": self._thoughts}
 
     def _names_conversation(self, error: BaseException | None) -> bool:
         """After the first answer of a new conversation, in the background, once the
