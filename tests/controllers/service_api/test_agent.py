@@ -25,11 +25,13 @@ from tests.controllers.service_api.conftest import (
     COMPAT,
     ServiceApp,
     add_compat,
+    live_server,
     local_workspace,
     make_service_app,
 )
 from tests.controllers.service_api.test_generation import data_events, sse_frames, stored_message
-from tests.upstreams import Handler, ScriptedServer, chunk, error, openai_stream
+from tests.controllers.service_api.test_generation_stream import Frames, finished_message
+from tests.upstreams import Handler, ScriptedServer, chunk, error, hang, openai_stream
 
 TIME_TOOL = {
     "provider_type": "builtin",
@@ -323,3 +325,44 @@ async def test_blocking_mode_is_refused_before_any_model_call(
         "status": 400,
     }
     assert upstream.received == []
+
+
+async def test_a_stop_while_the_model_is_silent_keeps_the_thoughts(
+    settings: Settings, upstream: ScriptedServer
+) -> None:
+    with live_server(settings) as (base_url, application):
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+            service = await agent_app(
+                http, application, settings, upstream, agent_config(CALCULATOR)
+            )
+            upstream.queue(
+                tool_turn(tool_call("eval_expression", {"expression": "3 * 3"}), tokens=(10, 3)),
+                hang(20.0),  # the turn after the tool call never answers
+            )
+            body = {
+                "query": "What is 3 * 3?",
+                "inputs": {},
+                "user": "ada",
+                "response_mode": "streaming",
+                "auto_generate_name": False,
+            }
+            async with http.stream(
+                "POST", "/v1/chat-messages", json=body, headers=service.headers
+            ) as response:
+                frames = Frames(response)
+                thought = await frames.next_data()
+                assert thought["event"] == "agent_thought"
+                stopped = await http.post(
+                    f"/v1/chat-messages/{thought['task_id']}/stop",
+                    json={"user": "ada"},
+                    headers=service.headers,
+                )
+                assert stopped.status_code == 200
+                rest = data_events(await frames.rest())
+            message = await finished_message(settings, thought["message_id"])
+    assert [e["event"] for e in rest] == ["message_end"]
+    assert message.status == "stopped" and message.answer == ""
+    [stored] = message.message_metadata["agent_thoughts"]
+    assert stored["id"] == thought["id"]
+    assert json.loads(stored["observation"]) == {"eval_expression": "9"}
+    assert message.message_tokens == 10
