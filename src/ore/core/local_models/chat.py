@@ -263,6 +263,10 @@ class LocalChatEngine:
         if schema is not None:
             grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
         max_tokens = min(request.max_tokens or room, room)
+        # Evaluate every prompt from the start: reusing the previous prompt's cache changes
+        # how the prompt is batched, which can change a greedy answer. Determinism is worth
+        # more here than the few milliseconds a 135M model spends on a short prompt.
+        llama.reset()
         pieces: list[str] = []
         finish = "stop"
         for chunk in llama.create_completion(
