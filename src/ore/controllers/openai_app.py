@@ -29,6 +29,7 @@ from ore.extensions.context import OreContext
 from ore.models import App, AppMode
 from ore.services.end_users import DEFAULT_USER
 from ore.services.generation.events import AnswerDelta
+from ore.services.generation.files import FileAccess
 from ore.services.generation.requests import GenerationArgs
 from ore.services.generation.run import Engine, Started, start_generation
 
@@ -112,6 +113,7 @@ def _engine(context: OreContext) -> Engine:
         models=context.models,
         secret_key=context.settings.SECRET_KEY,
         default_max_active=context.settings.APP_MAX_ACTIVE_REQUESTS,
+        files=FileAccess(storage=context.storage, http=context.http.user),
         user_http=context.http.user,
     )
 

@@ -24,6 +24,7 @@ from ore.extensions.context import OreContext
 from ore.models import App, AppMode
 from ore.services.end_users import user_string
 from ore.services.generation import events
+from ore.services.generation.files import FileAccess
 from ore.services.generation.requests import (
     CHAT_MODES,
     AppUnavailable,
@@ -70,6 +71,7 @@ def _engine(context: OreContext) -> Engine:
         models=context.models,
         secret_key=context.settings.SECRET_KEY,
         default_max_active=context.settings.APP_MAX_ACTIVE_REQUESTS,
+        files=FileAccess(storage=context.storage, http=context.http.user),
         user_http=context.http.user,
     )
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ore.core.model_runtime import ChatMessage
+from ore.core.model_runtime.entities import ContentPart, ImagePart, TextPart
 from ore.core.model_runtime.usage import estimate_messages
 
 # Dify's prompt variables: a name, or one of its special slots.
@@ -70,6 +71,14 @@ def fit_history(turns: Sequence[Turn], budget: int) -> list[ChatMessage]:
     return kept
 
 
+def user_message(text: str, images: Sequence[ImagePart] = ()) -> ChatMessage:
+    """The user's turn: plain text, or the text then the images for a vision model."""
+    if not images:
+        return ChatMessage(role="user", content=text)
+    parts: list[ContentPart] = [TextPart(text=text)] if text else []
+    return ChatMessage(role="user", content=[*parts, *images])
+
+
 def chat_messages(
     pre_prompt: str,
     inputs: Mapping[str, Any],
@@ -78,20 +87,22 @@ def chat_messages(
     *,
     context_size: int | None,
     max_tokens: int,
+    images: Sequence[ImagePart] = (),
 ) -> list[ChatMessage]:
-    """System prompt, the earlier turns that fit, then the query."""
+    """System prompt, the earlier turns that fit, then the query (with its images)."""
     head: list[ChatMessage] = []
     system = render(pre_prompt, inputs).strip()
     if system:
         head.append(ChatMessage(role="system", content=system))
-    current = ChatMessage(role="user", content=query)
+    current = user_message(query, images)
     budget = history_budget(context_size, max_tokens, [*head, current])
     return [*head, *fit_history(turns, budget), current]
 
 
 def completion_messages(
-    pre_prompt: str, inputs: Mapping[str, Any], query: str
+    pre_prompt: str, inputs: Mapping[str, Any], query: str, images: Sequence[ImagePart] = ()
 ) -> list[ChatMessage]:
-    """One user message: the rendered prompt, then the legacy ``query`` when given."""
+    """One user message: the rendered prompt, then the legacy ``query`` when given, then
+    the images."""
     parts = [part for part in (render(pre_prompt, inputs).strip(), query.strip()) if part]
-    return [ChatMessage(role="user", content="\n".join(parts))]
+    return [user_message("\n".join(parts), images)]

@@ -42,6 +42,8 @@ class GenerationArgs:
     conversation_id: uuid.UUID | None
     streaming: bool
     auto_generate_name: bool
+    # The file objects sent along; checked once the app's file_upload config is known.
+    files: tuple[Any, ...] = ()
 
 
 def _conversation_id(value: Any) -> uuid.UUID | None:
@@ -71,6 +73,14 @@ def _inputs(body: Mapping[str, Any]) -> Any:
     return body["inputs"]
 
 
+def _files(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise InvalidParam("files must be a list of file objects")
+    return tuple(value)
+
+
 def _flag(body: Mapping[str, Any], name: str, default: bool) -> bool:
     value = body.get(name)
     if value is None:
@@ -97,6 +107,7 @@ def chat_args(mode: str, body: Mapping[str, Any]) -> GenerationArgs:
         conversation_id=conversation_id,
         streaming=streaming,
         auto_generate_name=_flag(body, "auto_generate_name", True),
+        files=_files(body.get("files")),
     )
 
 
@@ -114,4 +125,5 @@ def completion_args(mode: str, body: Mapping[str, Any]) -> GenerationArgs:
         conversation_id=None,
         streaming=body.get("response_mode") == "streaming",
         auto_generate_name=False,
+        files=_files(body.get("files")),
     )

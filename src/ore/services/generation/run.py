@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +32,7 @@ from ore.core.errors import OreError
 from ore.core.http import OutboundHttpClient
 from ore.core.kv import KV
 from ore.core.model_runtime import ChatRequest, Usage
+from ore.core.model_runtime.entities import ImagePart
 from ore.core.model_runtime.usage import estimate_messages, estimate_tokens, price_usage
 from ore.extensions.database import Database
 from ore.extensions.model_runtime import ModelRuntime
@@ -59,6 +60,15 @@ from ore.services.generation.events import (
     ThoughtReport,
     UsageReport,
 )
+from ore.services.generation.files import (
+    FileAccess,
+    ResolvedFile,
+    image_parts,
+    message_file_rows,
+    resolve_files,
+    resolve_input_files,
+    upload_rules,
+)
 from ore.services.generation.inputs import clean_inputs
 from ore.services.generation.requests import AppUnavailable, ConversationNotExists, GenerationArgs
 from ore.services.model_providers import BoundModel, bind_model, provider_id
@@ -84,6 +94,7 @@ class Engine:
     models: ModelRuntime
     secret_key: str
     default_max_active: int
+    files: FileAccess  # where uploads are read, and the client that probes remote files
     user_http: OutboundHttpClient  # SSRF-guarded: for URLs a user or a model supplies
 
 
@@ -178,6 +189,8 @@ class Generation:
         self._call: ModelCall | None = None
         self._reply: str | None = None
         self._annotation: dict[str, Any] | None = None
+        self._files: list[ResolvedFile] = []
+        self._image_detail: Literal["low", "high", "auto"] = "high"
         self._new_conversation = False
         self._citations = False
         self._answer: list[str] = []
@@ -207,7 +220,15 @@ class Generation:
         config = await self._config(session, conversation)
         settings = apps.config_dict(config)
         if self._new_conversation:
-            conversation.inputs = clean_inputs(settings["user_input_form"], self.args.inputs)
+            form = settings["user_input_form"]
+            conversation.inputs = await resolve_input_files(
+                session,
+                self.app,
+                end_user,
+                self.engine.files,
+                form,
+                clean_inputs(form, self.args.inputs),
+            )
             conversation.app_model_config_id = config.id
             conversation.introduction = settings.get("opening_statement") or ""
         model = settings.get("model") or {}
@@ -215,6 +236,7 @@ class Generation:
             raise AppUnavailable()
         provider, name = provider_id(model["provider"]), model["name"]
         self._citations = bool((settings.get("retriever_resource") or {}).get("enabled"))
+        await self._resolve_files(session, end_user, settings)
         if not await self._annotation_reply(session, config, settings):
             await self._bind(session, conversation, settings, end_user, (provider, name))
         if self._new_conversation:
@@ -226,6 +248,21 @@ class Generation:
         self.conversation_id = conversation.id
         session.add(self._message_row(conversation, config, end_user, provider, name))
         await session.flush()
+        if self._files:
+            session.add_all(message_file_rows(self.app, self.message_id, end_user, self._files))
+            await session.flush()
+
+    async def _resolve_files(
+        self, session: AsyncSession, end_user: EndUser, settings: dict[str, Any]
+    ) -> None:
+        """matches Dify: files count only when the config turns file upload on."""
+        rules = upload_rules(settings.get("file_upload"))
+        if rules is None or not self.args.files:
+            return
+        self._image_detail = rules.detail
+        self._files = await resolve_files(
+            session, self.app, end_user, self.engine.files, rules, self.args.files
+        )
 
     async def _annotation_reply(
         self, session: AsyncSession, config: AppModelConfig, settings: dict[str, Any]
@@ -334,8 +371,11 @@ class Generation:
         parameters: dict[str, Any],
     ) -> list[Any]:
         pre_prompt = settings.get("pre_prompt") or ""
+        images = await self._images(bound)
         if self.app.mode == AppMode.COMPLETION:
-            return prompt.completion_messages(pre_prompt, conversation.inputs, self.args.query)
+            return prompt.completion_messages(
+                pre_prompt, conversation.inputs, self.args.query, images
+            )
         turns = [] if self._new_conversation else await self._history(session, conversation.id)
         max_tokens = parameters.get("max_tokens")
         descriptor = bound.descriptor
@@ -346,7 +386,16 @@ class Generation:
             turns,
             context_size=descriptor.context_size if descriptor else None,
             max_tokens=max_tokens if isinstance(max_tokens, int) else 0,
+            images=images,
         )
+
+    async def _images(self, bound: BoundModel) -> list[ImagePart]:
+        """The images sent along, for a model the catalogue says can see; other models
+        get the text alone (the files are still recorded with the message)."""
+        descriptor = bound.descriptor
+        if not self._files or descriptor is None or "vision" not in descriptor.features:
+            return []
+        return await image_parts(self.engine.files.storage, self._files, self._image_detail)
 
     async def _history(
         self, session: AsyncSession, conversation_id: uuid.UUID
