@@ -186,11 +186,6 @@ def test_stop_message_answers_success_for_any_task(
     shapes.check_error(no_user.json(), 400, "invalid_param")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ore bug: POST /v1/chat-messages ignores `files` (generation.py keeps them as Any "
-    "and never stores message files), so no message uses an upload and preview is 404",
-)
 def test_get_file_preview_of_a_file_a_message_used(
     v1: httpx.Client, live_ore: LiveOre, chat_thread: ChatThread
 ) -> None:

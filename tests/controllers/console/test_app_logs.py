@@ -518,6 +518,34 @@ async def test_chat_messages_cursor_and_detail(
     assert unknown.status_code == 404 and unknown.json()["message"] == "Message Not Exists."
 
 
+async def test_message_detail_shows_the_agent_thoughts(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    owner = await create_member(settings, role="owner")
+    app_id = await new_app(client, owner, mode="agent-chat")
+    thought = {
+        "id": str(uuid.uuid4()),
+        "position": 1,
+        "thought": "",
+        "tool": "current_time",
+        "tool_input": '{"current_time": {}}',
+        "observation": '{"current_time": "2026-11-23 12:00:00"}',
+        "tool_labels": {},
+        "files": [],
+    }
+    _, (mid,) = await conversation(
+        settings,
+        app_id,
+        [{"query": "time?", "answer": "noon", "message_metadata": {"agent_thoughts": [thought]}}],
+        mode="agent-chat",
+    )
+    detail = await client.get(f"{APPS}/{app_id}/messages/{mid}", headers=owner.headers)
+    assert detail.status_code == 200
+    (shown,) = detail.json()["agent_thoughts"]
+    assert shown["tool"] == "current_time" and shown["observation"] == thought["observation"]
+    assert shown["message_id"] == str(mid) and shown["chain_id"] is None
+
+
 async def test_message_shows_its_annotation_and_hit(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:

@@ -17,7 +17,7 @@ from ore.controllers.console.fields import timestamp
 from ore.controllers.deps import CurrentWorkspace, EditorWorkspace, SessionDep, WorkspaceScope
 from ore.models import Account, App, AppMode, AppModelConfig
 from ore.services import annotations as annotation_service
-from ore.services import app_logs, apps, statistics
+from ore.services import app_logs, apps, messages, statistics
 from ore.services.app_logs import ConversationView, FeedbackStats, MessageView
 
 router = APIRouter(tags=["app logs"])
@@ -161,7 +161,7 @@ def message_out(view: MessageView) -> dict[str, Any]:
         "annotation": _message_annotation(view),
         "annotation_hit_history": _hit_history(view),
         "created_at": timestamp(row.created_at),
-        "agent_thoughts": [],
+        "agent_thoughts": messages.agent_thoughts(row),
         "message_files": [_file(message_file, upload) for message_file, upload in view.files],
         "extra_contents": [],
         "metadata": row.message_metadata,
