@@ -204,7 +204,7 @@ async def test_models_lists_only_the_app_and_gateway_keys_are_unchanged(
 # --- what the model receives ---------------------------------------------------------
 
 
-async def test_app_prompt_is_the_system_prompt_and_a_named_conversation_is_the_memory(
+async def test_app_prompt_is_the_system_prompt_and_memory_is_the_request_or_the_conversation(
     client: httpx.AsyncClient,
     app: FastAPI,
     settings: Settings,
@@ -241,10 +241,14 @@ async def test_app_prompt_is_the_system_prompt_and_a_named_conversation_is_the_m
     chunks = [item async for item in stream]
     assert {(item.model_extra or {})["conversation_id"] for item in chunks} == {conversation_id}
     assert received_messages(scripted_server, since) == [
+        # A new conversation: the request's own earlier turns are the memory.
         [
             {"role": "system", "content": "You help ops."},
+            {"role": "user", "content": "An earlier question"},
+            {"role": "assistant", "content": "An earlier answer"},
             {"role": "user", "content": "Hi"},
         ],
+        # A named conversation: its stored turns are the memory.
         [
             {"role": "system", "content": "You help ops."},
             {"role": "user", "content": "Hi"},

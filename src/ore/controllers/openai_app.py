@@ -5,10 +5,11 @@ OpenAI's API is stateless; a Dify app has conversations. ore keeps the app's sid
 call is one generation of the app, exactly as ``POST /v1/chat-messages`` runs it (the app's
 prompt, variables, memory, annotation reply, concurrency limit, and the message stored
 with ``from_source`` ``api``). The last message of the request is the query; the app's
-``pre_prompt`` is the system prompt, so earlier messages of the request are not sent to
-the model. Memory is the app's own: a chat app continues a stored conversation when the
-request names it (``conversation_id``, with the same ``user``), and every answer carries
-its ``conversation_id``. ``model`` and the sampling fields are ignored: the app decides.
+``pre_prompt`` is the system prompt (the request's system messages are left out). Memory:
+a chat app continues a stored conversation when the request names it (``conversation_id``,
+with the same ``user``); otherwise the request's earlier user/assistant messages are the
+history, as OpenAI clients expect, within the app's token budget. Every answer carries its
+``conversation_id``. ``model`` and the sampling fields are ignored: the app decides.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ore.models import App, AppMode
 from ore.services.end_users import DEFAULT_USER
 from ore.services.generation.events import AnswerDelta
 from ore.services.generation.files import FileAccess
+from ore.services.generation.prompt import Turn
 from ore.services.generation.requests import GenerationArgs
 from ore.services.generation.run import Engine, Started, start_generation
 
@@ -82,6 +84,21 @@ def _conversation_id(value: str | None) -> uuid.UUID | None:
         raise AppParamInvalid("conversation_id must be a valid UUID", "conversation_id") from None
 
 
+def _history(messages: list[Message]) -> tuple[Turn, ...]:
+    """Earlier user/assistant exchanges of a stateless request, oldest first; system
+    messages are left out (the app's ``pre_prompt`` is its system prompt)."""
+    turns: list[Turn] = []
+    pending: str | None = None
+    for message in messages:
+        if message.role == "user":
+            pending = _text(message)
+        elif message.role == "assistant" and pending is not None:
+            answer = message.content if isinstance(message.content, str) else _text(message)
+            turns.append(Turn(query=pending, answer=answer or ""))
+            pending = None
+    return tuple(turns)
+
+
 def generation_args(app: App, body: AppChatBody) -> GenerationArgs:
     """The generation one request asks for: the last message, from the user, is the query."""
     if app.mode not in SERVED_MODES:
@@ -103,6 +120,7 @@ def generation_args(app: App, body: AppChatBody) -> GenerationArgs:
         conversation_id=_conversation_id(body.conversation_id) if chat else None,
         streaming=body.stream,
         auto_generate_name=False,
+        history=_history(body.messages[:-1]) if chat else (),
     )
 
 

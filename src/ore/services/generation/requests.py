@@ -14,6 +14,7 @@ from typing import Any
 from ore.core.errors import BadRequest, InvalidParam, NotFound
 from ore.models import AppMode
 from ore.services.end_users import user_string
+from ore.services.generation.prompt import Turn
 
 CHAT_MODES = frozenset({AppMode.CHAT, AppMode.AGENT_CHAT, AppMode.ADVANCED_CHAT})
 
@@ -44,6 +45,9 @@ class GenerationArgs:
     auto_generate_name: bool
     # The file objects sent along; checked once the app's file_upload config is known.
     files: tuple[Any, ...] = ()
+    # Earlier turns a stateless caller sends along (OpenAI's API); used as the memory of a
+    # new conversation only (a stored conversation's own history wins).
+    history: tuple[Turn, ...] = ()
 
 
 def _conversation_id(value: Any) -> uuid.UUID | None:

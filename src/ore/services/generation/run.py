@@ -376,7 +376,11 @@ class Generation:
             return prompt.completion_messages(
                 pre_prompt, conversation.inputs, self.args.query, images
             )
-        turns = [] if self._new_conversation else await self._history(session, conversation.id)
+        turns = (
+            list(self.args.history)
+            if self._new_conversation
+            else await self._history(session, conversation.id)
+        )
         max_tokens = parameters.get("max_tokens")
         descriptor = bound.descriptor
         return prompt.chat_messages(
