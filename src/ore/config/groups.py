@@ -159,7 +159,10 @@ class HttpSettings(BaseSettings):
         default="*", description="Comma-separated origins allowed on /api and /v1."
     )
     MAX_REQUEST_BODY_SIZE: int = Field(
-        default=16 * 1024 * 1024, gt=0, description="Largest request body in bytes (413 above)."
+        default=16 * 1024 * 1024,
+        gt=0,
+        description="Largest request body in bytes (413 above); upload routes allow the "
+        "largest UPLOAD_*_SIZE_LIMIT instead.",
     )
     GZIP_MINIMUM_SIZE: int = Field(
         default=1024, gt=0, description="Compress responses larger than this many bytes."
