@@ -11,7 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 
 from ore.config import Settings
-from ore.extensions.database import Database, NonFiniteNumber, TextWithNul, after_commit
+from ore.extensions.database import (
+    Database,
+    NonFiniteNumber,
+    ReadOnlyViolation,
+    TextWithNul,
+    after_commit,
+)
 from ore.models import Account, TaskRun, Tenant
 from ore.services import accounts
 
@@ -129,3 +135,74 @@ async def test_nul_check_handles_batched_multi_row_inserts(settings: Settings) -
         names = sorted((await session.scalars(select(Tenant.name))).all())
     assert names == ["first", "second", "third"]
     await db.dispose()
+
+
+async def test_a_read_only_unit_reads_without_queueing_behind_a_writer(
+    settings: Settings,
+) -> None:
+    db = Database(settings)
+    async with db.unit_of_work() as session:
+        session.add(Tenant(name="visible"))
+    writing, read = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> None:
+        async with db.unit_of_work() as session:
+            session.add(Tenant(name="pending"))
+            await session.flush()
+            writing.set()
+            await asyncio.wait_for(read.wait(), 5)  # holds the write unit until the read ends
+
+    task = asyncio.create_task(writer())
+    await writing.wait()
+    async with db.read_only() as session:
+        names = (await session.scalars(select(Tenant).order_by(Tenant.name))).all()
+    read.set()
+    await task
+    assert [tenant.name for tenant in names] == ["visible"]  # rows stay usable after the unit
+    await db.dispose()
+
+
+async def test_a_read_only_unit_refuses_writes_and_stores_nothing(settings: Settings) -> None:
+    db = Database(settings)
+
+    async def later() -> None:
+        pass
+
+    with pytest.raises(ReadOnlyViolation):
+        async with db.read_only() as session:
+            session.add(Tenant(name="sneaky"))
+    async with db.unit_of_work() as session:
+        session.add(Tenant(name="kept"))
+    with pytest.raises(ReadOnlyViolation):
+        async with db.read_only() as session:
+            tenant = await session.scalar(select(Tenant))
+            assert tenant is not None
+            tenant.name = "renamed"
+    with pytest.raises(ReadOnlyViolation):
+        async with db.read_only() as session:
+            after_commit(session, later)
+    async with db.read_only() as session:
+        assert (await session.scalars(select(Tenant.name))).all() == ["kept"]
+    await db.dispose()
+
+
+async def test_read_only_units_do_not_nest_in_units_of_their_task_on_sqlite(
+    settings: Settings,
+) -> None:
+    db = Database(settings)
+    if db.dialect == "sqlite":
+        with pytest.raises(RuntimeError, match="inside another one"):
+            async with db.unit_of_work(), db.read_only():
+                pass
+        with pytest.raises(RuntimeError, match="inside another one"):
+            async with db.read_only(), db.unit_of_work():
+                pass
+    # Side by side in separate tasks is fine on both databases.
+    async with db.read_only():
+        await asyncio.gather(*(_read_once(db) for _ in range(3)))
+    await db.dispose()
+
+
+async def _read_once(db: Database) -> None:
+    async with db.read_only() as session:
+        await session.scalar(select(Tenant.name))

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ore.config import Settings
 from ore.extensions.database import Database
-from ore.extensions.staged import StagedRun, wait_for_staged_runs
+from ore.extensions.staged import FINISHING, StagedRun, wait_for_staged_runs
 from ore.models import TaskRun, TaskStatus
 from ore.models.base import utcnow
 
@@ -103,4 +103,53 @@ async def test_a_failing_producer_is_finished_with_its_error(settings: Settings)
     assert stored.error == "upstream broke at 4"
     assert stored.progress == {"n": [0, 1, 2, 3]}  # progress before the failure is kept
     assert await wait_for_staged_runs(timeout=1) == 0
+    await db.dispose()
+
+
+class MarkedRun(RecordedRun):
+    """Notes, for each record, whether the finish unit was known to follow in it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finishing: list[bool] = []
+
+    async def record(self, session: AsyncSession, events: Sequence[int]) -> None:
+        self.finishing.append(bool(session.info.get(FINISHING)))
+        await super().record(session, events)
+
+
+async def test_the_last_progress_commits_with_the_finish_and_says_so(settings: Settings) -> None:
+    db = Database(settings)
+    work = MarkedRun()
+    run = StagedRun(db, work, counting(7), progress_batch=3)
+    await run.start()
+    assert [event async for event in run.events()] == list(range(7))
+    await run.wait()
+    stored = await _load(db, work.id)
+    assert stored.status == TaskStatus.COMPLETED
+    assert stored.progress == {"n": list(range(7))}
+    # Two full batches in units of their own, then [6] in the finish unit.
+    assert work.finishing == [False, False, True]
+    await db.dispose()
+
+
+class BrokenLastRecord(RecordedRun):
+    """Its record fails once the finish unit is the one recording."""
+
+    async def record(self, session: AsyncSession, events: Sequence[int]) -> None:
+        if session.info.get(FINISHING):
+            raise RuntimeError("cannot record")
+        await super().record(session, events)
+
+
+async def test_a_finish_still_commits_when_its_last_progress_cannot(settings: Settings) -> None:
+    db = Database(settings)
+    work = BrokenLastRecord()
+    run = StagedRun(db, work, counting(5), progress_batch=3)
+    await run.start()
+    assert [event async for event in run.events()] == list(range(5))
+    await run.wait()
+    stored = await _load(db, work.id)
+    assert stored.status == TaskStatus.COMPLETED
+    assert stored.progress == {"n": [0, 1, 2]}
     await db.dispose()

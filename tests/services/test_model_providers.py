@@ -128,3 +128,39 @@ async def test_bind_model_without_a_credential_is_provider_not_initialize(
             )
     assert raised.value.code == "provider_not_initialize"
     assert raised.value.status == 400
+
+
+async def test_bind_recent_reuses_a_binding_for_its_ttl_then_reads_again(
+    settings: Settings,
+    runtime: ModelRuntime,
+    local_openai_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(model_providers.time, "monotonic", lambda: now[0])
+    member = await create_member(settings)
+    owner = Owner(member.tenant.id, PROVIDER)
+    tenant_id, secret = member.tenant.id, settings.SECRET_KEY
+    async with db_session(settings) as session:
+        live = await model_providers.create_credential(
+            session, runtime, secret, owner, {"base_url": local_openai_url}, "live"
+        )
+        unchecked = {"base_url": dead_url()}
+        dead = await model_providers.add_credential(
+            session, runtime, secret, tenant_id, PROVIDER, unchecked, name="dead", check=False
+        )
+        first = await model_providers.bind_recent(
+            session, runtime, secret, tenant_id, PROVIDER, MODEL
+        )
+        await model_providers.switch_credential(session, owner, dead.id)
+        now[0] += model_providers.BINDING_TTL * 0.9
+        again = await model_providers.bind_recent(
+            session, runtime, secret, tenant_id, PROVIDER, MODEL
+        )
+        now[0] += model_providers.BINDING_TTL * 0.2
+        later = await model_providers.bind_recent(
+            session, runtime, secret, tenant_id, PROVIDER, MODEL
+        )
+    assert again is first and [e.id for e in first.pool.entries] == [str(live.id)]
+    assert [e.id for e in later.pool.entries] == [str(dead.id)]
+    assert model_providers.bindings_of(runtime) is model_providers.bindings_of(runtime)

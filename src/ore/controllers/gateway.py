@@ -14,7 +14,6 @@ exception; one that happens after a stream started is its last event, before ``[
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -33,16 +32,12 @@ from ore.core.model_runtime.errors import ModelNotFound
 from ore.extensions.context import OreContext
 from ore.models import App
 from ore.services import app_keys, gateway_keys, model_providers
-from ore.services.model_providers import BoundModel
+from ore.services.model_providers import BindingCache, BindingKey, BoundModel
 
 router = APIRouter(prefix="/v1", tags=["gateway"])
 
 # What GET /v1/models lists: the kinds of model these routes can call.
 SERVED_TYPES: tuple[ModelType, ...] = ("llm", "text-embedding")
-BINDING_TTL = 1.0  # seconds a bound model is reused by later calls of the same workspace
-BINDING_CACHE_SIZE = 1024
-
-BindingKey = tuple[uuid.UUID, str, ModelType]
 
 
 class GatewayKeyInvalid(Unauthorized):
@@ -56,40 +51,10 @@ class GatewayModelNotFound(NotFound):
     code = "model_not_found"
 
 
-class BindingCache:
-    """Models bound by recent calls, reused for ``ttl`` seconds.
-
-    Binding reads the workspace's provider configuration and decrypts its credentials:
-    several queries, about 2 ms on SQLite, on a path benchmarked against bare upstream
-    calls. A busy workspace calls the same model many times a second, so a binding is
-    kept briefly: a credential or model setting changed in the console reaches the
-    gateway within ``ttl``. The key itself is checked on every call, so revoking it takes
-    effect at once.
-    """
-
-    def __init__(self, ttl: float = BINDING_TTL, size: int = BINDING_CACHE_SIZE) -> None:
-        self.ttl = ttl
-        self.size = size
-        self._entries: dict[BindingKey, tuple[float, BoundModel]] = {}
-
-    def get(self, key: BindingKey) -> BoundModel | None:
-        found = self._entries.get(key)
-        if found is None or found[0] <= time.monotonic():
-            return None
-        return found[1]
-
-    def put(self, key: BindingKey, model: BoundModel) -> None:
-        now = time.monotonic()
-        if len(self._entries) >= self.size:
-            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
-            if len(self._entries) >= self.size:
-                self._entries.clear()
-        self._entries[key] = (now + self.ttl, model)
-
-
 @dataclass
 class Gateway:
-    """What the gateway keeps per process: the context, and its recent bindings."""
+    """What the gateway keeps per process: the context, and the recent bindings (shared
+    with the apps' generations: :func:`ore.services.model_providers.bindings_of`)."""
 
     context: OreContext
     bindings: BindingCache
@@ -99,7 +64,7 @@ def get_gateway(request: Request) -> Gateway:
     state = request.app.state
     found: Gateway | None = getattr(state, "gateway", None)
     if found is None or found.context is not state.ore:  # first call, or a new lifespan
-        found = state.gateway = Gateway(state.ore, BindingCache())
+        found = state.gateway = Gateway(state.ore, model_providers.bindings_of(state.ore.models))
     return found
 
 

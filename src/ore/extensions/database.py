@@ -63,6 +63,13 @@ def _sqlite_on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class ReadOnlyViolation(RuntimeError):
+    """A read-only unit of work was asked to write."""
+
+    def __init__(self) -> None:
+        super().__init__("a read-only unit of work may not write: use unit_of_work()")
+
+
 class TextWithNul(InvalidParam):
     default_message = "Text values may not contain NUL (\\u0000) characters."
 
@@ -141,21 +148,40 @@ class _SqliteGate:
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
         self._holder: asyncio.Task[Any] | None = None
+        self._readers: set[asyncio.Task[Any]] = set()
 
-    @asynccontextmanager
-    async def hold(self) -> AsyncIterator[None]:
-        task = asyncio.current_task()
-        if task is not None and task is self._holder:
+    def _refuse_nesting(self, task: asyncio.Task[Any] | None) -> None:
+        if task is not None and (task is self._holder or task in self._readers):
             raise RuntimeError(
                 "a unit of work was opened inside another one on SQLite, which would wait for "
                 "itself forever: finish the outer unit first (see ore.extensions.staged)"
             )
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        self._refuse_nesting(task)
         async with self._lock:
             self._holder = task
             try:
                 yield
             finally:
                 self._holder = None
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[None]:
+        """A reader is admitted at once (WAL readers never wait for the writer), but under
+        the same rule as writers: not inside another unit of its own task."""
+        task = asyncio.current_task()
+        self._refuse_nesting(task)
+        if task is None:
+            yield
+            return
+        self._readers.add(task)
+        try:
+            yield
+        finally:
+            self._readers.discard(task)
 
 
 class Database:
@@ -170,6 +196,10 @@ class Database:
         self.settings = settings
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Same pool; on SQLite its transactions begin deferred (see _sqlite_on_begin).
+        self._reader = async_sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
         self._gate = _SqliteGate() if self.engine.dialect.name == "sqlite" else None
 
     def _admission(self) -> AbstractAsyncContextManager[None]:
@@ -195,6 +225,29 @@ class Database:
                 await session.close()
         await run_after_commit(session)
 
+    @asynccontextmanager
+    async def read_only(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work that only reads, such as checking a key on every request.
+
+        On SQLite it takes no write lock (``BEGIN`` deferred) and does not queue behind the
+        writers of this process, so a busy writer never delays a read. It must not write: a
+        deferred transaction that later writes can fail at once with "database is locked".
+        Rows added, changed or deleted through the session, or after-commit work, raise
+        :class:`ReadOnlyViolation`; the transaction always ends in a rollback. It nests no
+        more than a writing unit does. The rows it returns stay usable after it ends, as
+        with :meth:`unit_of_work`.
+        """
+        admission = self._gate.read() if self._gate is not None else nullcontext()
+        async with admission:
+            session = self._reader()
+            try:
+                yield session
+                if _has_writes(session):
+                    raise ReadOnlyViolation()
+            finally:
+                session.info.pop(_AFTER_COMMIT_KEY, None)
+                await session.close()
+
     async def ping(self) -> None:
         """A round trip that takes no lock: health checks never queue behind writers."""
         async with self.engine.connect() as connection:
@@ -203,6 +256,11 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _has_writes(session: AsyncSession) -> bool:
+    pending = session.new or session.dirty or session.deleted
+    return bool(pending) or _AFTER_COMMIT_KEY in session.info
 
 
 async def run_after_commit(session: AsyncSession) -> None:

@@ -8,7 +8,8 @@ the runner (never by services):
 1. ``start``    one unit, committed before the first event is produced (the run record exists);
 2. ``record``   progress units, batched (every ``progress_interval`` seconds or
                 ``progress_batch`` events), so a crash loses at most one batch of progress;
-3. ``finish``   one unit that always runs, with the error if the producer failed.
+3. ``finish``   one unit that always runs, with the error if the producer failed; the last
+                batch of progress is recorded in it, just before ``finish``.
 
 The producer runs in its own task, detached from the consumer. When an HTTP client goes away
 mid-stream, the producer still runs to the end and ``finish`` commits: nothing is lost.
@@ -32,6 +33,11 @@ EventT = TypeVar("EventT")
 EventT_contra = TypeVar("EventT_contra", contravariant=True)
 
 _DONE = object()
+
+FINISHING = "ore.staged.finishing"
+"""Set in ``session.info`` while ``record`` runs in the finish unit: ``finish`` follows in
+the same transaction, so a work that stores the same state again in ``finish`` may leave
+the writing to it."""
 
 
 class StagedWork(Protocol[EventT_contra]):
@@ -121,7 +127,6 @@ class StagedRun(Generic[EventT]):
                 ):
                     await self._flush(pending)
                     last_flush = now
-            await self._flush(pending)
         except Exception as error:  # recorded by finish; the consumer sees the end of stream
             self.error = error
             logger.warning("staged run failed: %s", error)
@@ -129,19 +134,34 @@ class StagedRun(Generic[EventT]):
             await self._finish(pending)
 
     async def _finish(self, pending: list[EventT]) -> None:
+        """The last progress and the finish in one unit (one transaction fewer per run);
+        when that progress cannot be recorded, the finish commits on its own."""
+        batch = list(pending)
+        pending.clear()
+        recorded = not batch
         try:
-            if pending:
-                await self._flush(pending)
+            async with self._db.unit_of_work() as session:
+                if batch:
+                    session.info[FINISHING] = True
+                    await self._work.record(session, batch)
+                    recorded = True
+                await self._work.finish(session, self.error)
         except Exception:
-            logger.exception("staged run could not record its last progress")
+            if recorded:
+                logger.exception("staged run could not commit its finish unit")
+            else:
+                logger.exception("staged run could not record its last progress")
+                await self._finish_alone()
+        finally:
+            if not self._consumer_gone:
+                await self._queue.put(_DONE)
+
+    async def _finish_alone(self) -> None:
         try:
             async with self._db.unit_of_work() as session:
                 await self._work.finish(session, self.error)
         except Exception:
             logger.exception("staged run could not commit its finish unit")
-        finally:
-            if not self._consumer_gone:
-                await self._queue.put(_DONE)
 
 
 _RUNNING: set[asyncio.Task[None]] = set()

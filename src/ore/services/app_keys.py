@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ore.core.errors import BadRequest, NotFound
@@ -126,8 +126,23 @@ async def authenticate_app_key(session: AsyncSession, token: str) -> tuple[App, 
 
     The app and workspace come back whatever their state, so the Service API can answer
     each refusal with Dify's own 403 message (app abnormal, API disabled, workspace
-    archived). The lookup is by digest, so its time does not depend on how much of a
-    guessed token matches; the final comparison is constant-time as well.
+    archived). ``last_used_at`` is written in the same unit of work when it is due.
+    """
+    found = await find_app_key(session, token)
+    if found is None:
+        return None
+    key, app, tenant = found
+    if use_is_due(key):
+        key.last_used_at = utcnow()
+        await session.flush()
+    return app, tenant
+
+
+async def find_app_key(session: AsyncSession, token: str) -> tuple[AppApiKey, App, Tenant] | None:
+    """The key, app and workspace of an app key, or None for an unknown token; reads only.
+
+    The lookup is by digest, so its time does not depend on how much of a guessed token
+    matches; the final comparison is constant-time as well.
     """
     if len(token) != TOKEN_LENGTH or not token.startswith(TOKEN_PREFIX):
         return None
@@ -145,8 +160,16 @@ async def authenticate_app_key(session: AsyncSession, token: str) -> tuple[App, 
     key, app, tenant = row
     if not hmac.compare_digest(key.token_hash, digest):
         return None
-    now = utcnow()
-    if key.last_used_at is None or now - key.last_used_at >= _LAST_USED_RESOLUTION:
-        key.last_used_at = now
-        await session.flush()
-    return app, tenant
+    return key, app, tenant
+
+
+def use_is_due(key: AppApiKey) -> bool:
+    """Whether ``last_used_at`` is old enough to be written again (once a minute at most)."""
+    return key.last_used_at is None or utcnow() - key.last_used_at >= _LAST_USED_RESOLUTION
+
+
+async def record_use(session: AsyncSession, key_id: uuid.UUID) -> None:
+    """Set the key's ``last_used_at`` to now (for callers that looked it up read-only)."""
+    await session.execute(
+        update(AppApiKey).where(AppApiKey.id == key_id).values(last_used_at=utcnow())
+    )

@@ -145,3 +145,33 @@ async def test_authenticate_app_key(client: httpx.AsyncClient, settings: Setting
     async with db_session(settings) as session:
         found = await app_keys.authenticate_app_key(session, token)
         assert found is not None and found[0].enable_api is False
+
+
+async def test_a_streaming_route_reads_the_key_and_records_its_use_once_a_minute(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    owner = await create_member(settings)
+    app = await create_app(client, owner)
+    keys_url = f"{APPS}/{app['id']}/api-keys"
+    token = (await client.post(keys_url, headers=owner.headers)).json()["token"]
+    stop = "/v1/chat-messages/some-task/stop"  # a route whose app key is read read-only
+    body = {"user": "caller"}
+
+    async def last_used() -> object:
+        async with db_session(settings) as session:
+            return await session.scalar(select(AppApiKey.last_used_at))
+
+    bad = await client.post(stop, json=body, headers={"Authorization": f"Bearer {token}x"})
+    assert bad.status_code == 401 and await last_used() is None
+    ok = await client.post(stop, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200, ok.text
+    first = await last_used()
+    assert first is not None
+    again = await client.post(stop, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert again.status_code == 200 and await last_used() == first  # within the minute
+
+    async with db_session(settings) as session:
+        await session.execute(update(App).values(enable_api=False))
+    refused = await client.post(stop, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 403
+    assert refused.json()["message"] == "The app's API service has been disabled."

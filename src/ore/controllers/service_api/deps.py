@@ -3,8 +3,8 @@
 Errors are Dify's (spec dify-service-api.md §1): 401 for a missing, malformed or unknown
 key; 403 ``forbidden`` for an app that is gone, abnormal or API-disabled, or an archived
 workspace. ``ServiceApp`` shares the request's unit of work; ``StreamingApp`` reads the app
-in a unit of its own and hands back a detached row, for handlers that stream and so must
-not hold a session open (ore.extensions.staged).
+in a read-only unit of its own and hands back a detached row, for handlers that stream and
+so must not hold a session open (ore.extensions.staged).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ore.controllers.deps import ContextDep, SessionDep
 from ore.core.errors import Forbidden, TooManyRequests, Unauthorized
 from ore.extensions.context import OreContext
+from ore.models import Tenant
 from ore.models.app import App, AppStatus
 from ore.services import app_keys
 
@@ -41,7 +42,10 @@ def api_token(request: Request) -> str:
 
 
 async def _checked_app(context: OreContext, session: AsyncSession, token: str) -> App:
-    found = await app_keys.authenticate_app_key(session, token)
+    return await _checked(context, token, await app_keys.authenticate_app_key(session, token))
+
+
+async def _checked(context: OreContext, token: str, found: tuple[App, Tenant] | None) -> App:
     if found is None:
         raise KeyUnauthorized("Access token is invalid")
     app, tenant = found
@@ -64,9 +68,18 @@ async def service_app(request: Request, context: ContextDep, session: SessionDep
 
 
 async def streaming_app(request: Request, context: ContextDep) -> App:
+    """The key is looked up in a read-only unit (on SQLite it never queues behind writers);
+    the rare ``last_used_at`` write, at most once a minute a key, gets a unit of its own."""
     token = api_token(request)
-    async with context.db.unit_of_work() as session:
-        return await _checked_app(context, session, token)
+    async with context.db.read_only() as session:
+        found = await app_keys.find_app_key(session, token)
+    if found is None:
+        return await _checked(context, token, None)
+    key, app, tenant = found
+    if app_keys.use_is_due(key):
+        async with context.db.unit_of_work() as session:
+            await app_keys.record_use(session, key.id)
+    return await _checked(context, token, (app, tenant))
 
 
 ServiceApp = Annotated[App, Depends(service_app)]

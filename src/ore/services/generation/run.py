@@ -36,7 +36,7 @@ from ore.core.model_runtime.entities import ImagePart
 from ore.core.model_runtime.usage import estimate_messages, estimate_tokens, price_usage
 from ore.extensions.database import Database
 from ore.extensions.model_runtime import ModelRuntime
-from ore.extensions.staged import StagedRun
+from ore.extensions.staged import FINISHING, StagedRun
 from ore.extensions.tasks import enqueue, get_task
 from ore.models import (
     Account,
@@ -71,7 +71,7 @@ from ore.services.generation.files import (
 )
 from ore.services.generation.inputs import clean_inputs
 from ore.services.generation.requests import AppUnavailable, ConversationNotExists, GenerationArgs
-from ore.services.model_providers import BoundModel, bind_model, provider_id
+from ore.services.model_providers import BoundModel, bind_recent, provider_id
 
 logger = logging.getLogger(__name__)
 
@@ -116,30 +116,43 @@ Producer = Callable[[ModelCall], AsyncIterator[GenerationEvent]]
 async def until_stopped(stream: AsyncIterator[T], stopped: asyncio.Event) -> AsyncIterator[T]:
     """The items of ``stream`` until it ends or ``stopped`` is set, even mid-wait.
 
-    A read still pending when this ends (stopped, or cancelled) is cancelled and awaited,
-    so the caller can close ``stream`` right after."""
+    Items are read in the caller's task (no task per item: this runs for every chunk of
+    every answer). One watcher per stream interrupts a read that is waiting when the stop
+    comes; between reads the flag is checked. A read cut short this way has been
+    cancelled and has finished, so the caller can close ``stream`` right after."""
     if stopped.is_set():
         return
-    waiter = asyncio.ensure_future(stopped.wait())
-    step: asyncio.Future[T] | None = None
+    task = asyncio.current_task()
+    assert task is not None
+    reading = interrupted = False
+
+    def interrupt(_: object) -> None:
+        nonlocal interrupted
+        if reading and stopped.is_set():
+            interrupted = True
+            task.cancel()
+
+    watcher = asyncio.ensure_future(stopped.wait())
+    watcher.add_done_callback(interrupt)
     try:
-        while True:
-            step = asyncio.ensure_future(anext(stream))
-            done, _ = await asyncio.wait((step, waiter), return_when=asyncio.FIRST_COMPLETED)
-            if step not in done:
-                return
+        while not stopped.is_set():
+            reading = True
             try:
-                item = step.result()
+                item = await anext(stream)
             except StopAsyncIteration:
                 return
-            step = None
+            except BaseException:
+                # After our own interruption, whatever the read ended with means "stopped",
+                # unless the task was also cancelled from outside.
+                if interrupted and task.uncancel() == 0:
+                    return
+                raise
+            finally:
+                reading = False
             yield item
     finally:
-        waiter.cancel()
-        if step is not None and not step.done():
-            step.cancel()
-            with suppress(asyncio.CancelledError, Exception):
-                await step
+        watcher.remove_done_callback(interrupt)
+        watcher.cancel()
 
 
 async def stream_answer(call: ModelCall) -> AsyncIterator[GenerationEvent]:
@@ -307,7 +320,7 @@ class Generation:
         model: tuple[str, str],
     ) -> None:
         provider, name = model
-        bound = await bind_model(
+        bound = await bind_recent(
             session, self.engine.models, self.engine.secret_key, self.app.tenant_id, provider, name
         )
         parameters = dict((settings.get("model") or {}).get("completion_params") or {})
@@ -482,6 +495,8 @@ class Generation:
                 self._usage = event.usage
             elif isinstance(event, ThoughtReport):
                 self._thoughts.append(event.stored())
+        if session.info.get(FINISHING):  # _save stores the answer in this same unit
+            return
         await session.execute(
             update(Message).where(Message.id == self.message_id).values(answer=self.answer)
         )
