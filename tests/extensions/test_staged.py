@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
+import pytest
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ore.config import Settings
+from ore.extensions import staged
 from ore.extensions.database import Database
 from ore.extensions.staged import FINISHING, StagedRun, wait_for_staged_runs
 from ore.models import TaskRun, TaskStatus
@@ -152,4 +156,66 @@ async def test_a_finish_still_commits_when_its_last_progress_cannot(settings: Se
     stored = await _load(db, work.id)
     assert stored.status == TaskStatus.COMPLETED
     assert stored.progress == {"n": [0, 1, 2]}
+    await db.dispose()
+
+
+class FlakyDatabase(Database):
+    """The real database, refusing the next ``refuse`` units (as during a restart)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.refuse = 0
+        self.refused = 0
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        if self.refuse > 0:
+            self.refuse -= 1
+            self.refused += 1
+            raise OperationalError("BEGIN", {}, ConnectionRefusedError("database restarting"))
+        async with super().unit_of_work() as session:
+            yield session
+
+
+async def test_a_database_restart_mid_run_loses_nothing(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(staged, "FINISH_RETRY_DELAYS", (0.05, 0.05, 0.05, 0.05))
+    db = FlakyDatabase(settings)
+    work = RecordedRun()
+    gate = asyncio.Event()
+    run = StagedRun(db, work, counting(6, gate=gate), progress_batch=1)
+    await run.start()
+    events = run.events()
+    assert [await anext(events), await anext(events)] == [0, 1]
+    # Down for the progress of events 2 to 5 and the first two tries of the finish unit:
+    # the producer goes on, its progress waits, the finish retries.
+    db.refuse = 6
+    gate.set()
+    assert [event async for event in events] == [2, 3, 4, 5]
+    await run.wait()
+    assert db.refused == 6
+    stored = await _load(db, work.id)
+    assert stored.status == TaskStatus.COMPLETED
+    assert stored.progress == {"n": list(range(6))}
+    await db.dispose()
+
+
+async def test_a_finish_gives_up_after_its_retries(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(staged, "FINISH_RETRY_DELAYS", (0.01, 0.01))
+    db = FlakyDatabase(settings)
+    work = RecordedRun()
+    gate = asyncio.Event()
+    run = StagedRun(db, work, counting(3, gate=gate), progress_interval=3600)
+    await run.start()
+    db.refuse = 100
+    gate.set()
+    assert [event async for event in run.events()] == [0, 1, 2]  # the stream still ends
+    await run.wait()
+    # Three tries with the batch, then three of the finish alone; then it gives up.
+    assert db.refused == 6
+    db.refuse = 0
+    assert (await _load(db, work.id)).status == TaskStatus.RUNNING
     await db.dispose()

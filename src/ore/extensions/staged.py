@@ -23,6 +23,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ore.extensions.database import Database
@@ -33,6 +34,8 @@ EventT = TypeVar("EventT")
 EventT_contra = TypeVar("EventT_contra", contravariant=True)
 
 _DONE = object()
+# Seconds between attempts at the finish unit while the database is unavailable (~30 s).
+FINISH_RETRY_DELAYS: tuple[float, ...] = (0.2, 0.5, 1, 2, 4, 8, 15)
 
 FINISHING = "ore.staged.finishing"
 """Set in ``session.info`` while ``record`` runs in the finish unit: ``finish`` follows in
@@ -109,8 +112,16 @@ class StagedRun(Generic[EventT]):
         if pending:
             batch = list(pending)
             pending.clear()
-            async with self._db.unit_of_work() as session:
-                await self._work.record(session, batch)
+            try:
+                async with self._db.unit_of_work() as session:
+                    await self._work.record(session, batch)
+            except Exception as error:
+                if not database_unavailable(error):
+                    raise
+                # The database is away for a moment: keep the batch for the next unit (the
+                # finish unit at the latest) instead of failing a healthy generation.
+                pending[:0] = batch
+                logger.warning("progress not recorded, database unavailable: %s", error)
 
     async def _produce(self) -> None:
         pending: list[EventT] = []
@@ -135,33 +146,42 @@ class StagedRun(Generic[EventT]):
 
     async def _finish(self, pending: list[EventT]) -> None:
         """The last progress and the finish in one unit (one transaction fewer per run);
-        when that progress cannot be recorded, the finish commits on its own."""
+        when that progress cannot be recorded, the finish commits on its own. While the
+        database is unavailable (restarting, say) the unit is retried with backoff, so a
+        generation that outlives a database restart is still stored."""
         batch = list(pending)
         pending.clear()
-        recorded = not batch
         try:
-            async with self._db.unit_of_work() as session:
-                if batch:
-                    session.info[FINISHING] = True
-                    await self._work.record(session, batch)
-                    recorded = True
-                await self._work.finish(session, self.error)
-        except Exception:
-            if recorded:
-                logger.exception("staged run could not commit its finish unit")
-            else:
-                logger.exception("staged run could not record its last progress")
-                await self._finish_alone()
+            if not await self._commit_with_retries(batch) and batch:
+                await self._commit_with_retries([])
         finally:
             if not self._consumer_gone:
                 await self._queue.put(_DONE)
 
-    async def _finish_alone(self) -> None:
-        try:
-            async with self._db.unit_of_work() as session:
-                await self._work.finish(session, self.error)
-        except Exception:
-            logger.exception("staged run could not commit its finish unit")
+    async def _commit_with_retries(self, batch: list[EventT]) -> bool:
+        for delay in (*FINISH_RETRY_DELAYS, None):
+            try:
+                async with self._db.unit_of_work() as session:
+                    if batch:
+                        session.info[FINISHING] = True
+                        await self._work.record(session, batch)
+                    await self._work.finish(session, self.error)
+                return True
+            except Exception as error:
+                if delay is None or not database_unavailable(error):
+                    what = "its last progress and finish" if batch else "its finish unit"
+                    logger.exception("staged run could not commit %s", what)
+                    return False
+                logger.warning("database unavailable at finish, retrying in %.1f s", delay)
+                await asyncio.sleep(delay)
+        return False
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """A failure of the connection rather than of the statement: worth trying again."""
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated or isinstance(error, OperationalError | InterfaceError)
+    return isinstance(error, ConnectionError | TimeoutError | OSError)
 
 
 _RUNNING: set[asyncio.Task[None]] = set()
