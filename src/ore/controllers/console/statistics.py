@@ -29,107 +29,40 @@ RangeBound = Annotated[str | None, Query(max_length=32)]
 Statistic = Callable[[AsyncSession, App, TimeRange], Awaitable[list[dict[str, Any]]]]
 
 
-async def _answer(
-    statistic: Statistic,
-    session: AsyncSession,
-    scope: CurrentWorkspace,
-    app_id: uuid.UUID,
-    start: str | None,
-    end: str | None,
-    modes: frozenset[AppMode] | None = None,
-) -> dict[str, Any]:
-    app = await apps.get_app(session, scope.tenant.id, app_id, modes)
-    bounds = statistics.time_range(start, end, scope.account.timezone)
-    return {"data": await statistic(session, app, bounds)}
+def _route(statistic: Statistic, modes: frozenset[AppMode] | None) -> Callable[..., Any]:
+    """The handler of one statistic: the app (of ``modes`` when given) in the caller's
+    workspace, the bounds in the caller's timezone, the statistic's rows as ``data``."""
+
+    async def handler(
+        app_id: uuid.UUID,
+        session: SessionDep,
+        scope: CurrentWorkspace,
+        start: RangeBound = None,
+        end: RangeBound = None,
+    ) -> dict[str, Any]:
+        app = await apps.get_app(session, scope.tenant.id, app_id, modes)
+        bounds = statistics.time_range(start, end, scope.account.timezone)
+        return {"data": await statistic(session, app, bounds)}
+
+    return handler
 
 
-@router.get(STATISTICS + "/daily-messages")
-async def daily_messages(
-    app_id: uuid.UUID,
-    session: SessionDep,
-    scope: CurrentWorkspace,
-    start: RangeBound = None,
-    end: RangeBound = None,
-) -> dict[str, Any]:
-    return await _answer(statistics.daily_messages, session, scope, app_id, start, end)
+# Path name, statistic, and the app modes it belongs to (None: every chat and completion app).
+ROUTES: list[tuple[str, Statistic, frozenset[AppMode] | None]] = [
+    ("daily-messages", statistics.daily_messages, None),
+    ("daily-conversations", statistics.daily_conversations, None),
+    ("daily-end-users", statistics.daily_end_users, None),
+    ("token-costs", statistics.token_costs, None),
+    ("average-session-interactions", statistics.average_session_interactions, CHAT_MODES),
+    ("user-satisfaction-rate", statistics.user_satisfaction_rate, None),
+    ("average-response-time", statistics.average_response_time, COMPLETION_MODES),
+    ("tokens-per-second", statistics.tokens_per_second, None),
+]
 
-
-@router.get(STATISTICS + "/daily-conversations")
-async def daily_conversations(
-    app_id: uuid.UUID,
-    session: SessionDep,
-    scope: CurrentWorkspace,
-    start: RangeBound = None,
-    end: RangeBound = None,
-) -> dict[str, Any]:
-    return await _answer(statistics.daily_conversations, session, scope, app_id, start, end)
-
-
-@router.get(STATISTICS + "/daily-end-users")
-async def daily_end_users(
-    app_id: uuid.UUID,
-    session: SessionDep,
-    scope: CurrentWorkspace,
-    start: RangeBound = None,
-    end: RangeBound = None,
-) -> dict[str, Any]:
-    return await _answer(statistics.daily_end_users, session, scope, app_id, start, end)
-
-
-@router.get(STATISTICS + "/token-costs")
-async def token_costs(
-    app_id: uuid.UUID,
-    session: SessionDep,
-    scope: CurrentWorkspace,
-    start: RangeBound = None,
-    end: RangeBound = None,
-) -> dict[str, Any]:
-    return await _answer(statistics.token_costs, session, scope, app_id, start, end)
-
-
-@router.get(STATISTICS + "/average-session-interactions")
-async def average_session_interactions(
-    app_id: uuid.UUID,
-    session: SessionDep,
-    scope: CurrentWorkspace,
-    start: RangeBound = None,
-    end: RangeBound = None,
-) -> dict[str, Any]:
-    return await _answer(
-        statistics.average_session_interactions, session, scope, app_id, start, end, CHAT_MODES
+for _name, _statistic, _modes in ROUTES:
+    router.add_api_route(
+        f"{STATISTICS}/{_name}",
+        _route(_statistic, _modes),
+        methods=["GET"],
+        name=_name.replace("-", "_"),
     )
-
-
-@router.get(STATISTICS + "/user-satisfaction-rate")
-async def user_satisfaction_rate(
-    app_id: uuid.UUID,
-    session: SessionDep,
-    scope: CurrentWorkspace,
-    start: RangeBound = None,
-    end: RangeBound = None,
-) -> dict[str, Any]:
-    return await _answer(statistics.user_satisfaction_rate, session, scope, app_id, start, end)
-
-
-@router.get(STATISTICS + "/average-response-time")
-async def average_response_time(
-    app_id: uuid.UUID,
-    session: SessionDep,
-    scope: CurrentWorkspace,
-    start: RangeBound = None,
-    end: RangeBound = None,
-) -> dict[str, Any]:
-    return await _answer(
-        statistics.average_response_time, session, scope, app_id, start, end, COMPLETION_MODES
-    )
-
-
-@router.get(STATISTICS + "/tokens-per-second")
-async def tokens_per_second(
-    app_id: uuid.UUID,
-    session: SessionDep,
-    scope: CurrentWorkspace,
-    start: RangeBound = None,
-    end: RangeBound = None,
-) -> dict[str, Any]:
-    return await _answer(statistics.tokens_per_second, session, scope, app_id, start, end)
