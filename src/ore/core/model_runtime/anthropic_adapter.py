@@ -31,6 +31,9 @@ from ore.core.model_runtime.errors import (
     InvalidModelParameter,
     ModelRuntimeError,
     RateLimited,
+    malformed,
+    timed_out,
+    unreachable,
 )
 from ore.core.model_runtime.openai_compat import provider_message
 from ore.core.model_runtime.retry import CallPolicy
@@ -54,11 +57,9 @@ def map_anthropic_error(exc: Exception) -> ModelRuntimeError:
     if isinstance(exc, anthropic.RateLimitError):
         return RateLimited(provider_message(exc))
     if isinstance(exc, anthropic.APITimeoutError | httpx.TimeoutException):
-        return CompletionRequestError("The model provider timed out.", retryable=True)
+        return timed_out()
     if isinstance(exc, anthropic.APIConnectionError):
-        return CompletionRequestError(
-            f"Could not reach the model provider: {exc.__cause__ or exc}", retryable=True
-        )
+        return unreachable(exc.__cause__ or exc)
     if isinstance(exc, anthropic.APIStatusError):
         message = provider_message(exc)
         if exc.status_code >= 500:
@@ -66,7 +67,7 @@ def map_anthropic_error(exc: Exception) -> ModelRuntimeError:
         if exc.status_code == 400 and "prompt is too long" in message.lower():
             return InvalidModelParameter(message, parameter="messages")
         return CompletionRequestError(message)
-    return CompletionRequestError(f"Malformed response from the model provider: {exc}")
+    return malformed(exc)
 
 
 def _image_block(part: ImagePart) -> dict[str, Any]:

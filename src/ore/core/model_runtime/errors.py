@@ -66,3 +66,18 @@ class CompletionRequestError(ModelRuntimeError, BadRequest):
 class ModelNotFound(ModelRuntimeError, InvalidParam):
     code = "invalid_param"
     status = 400
+
+
+def timed_out() -> CompletionRequestError:
+    """The upstream call timed out (retryable), worded the same by every adapter."""
+    return CompletionRequestError("The model provider timed out.", retryable=True)
+
+
+def unreachable(cause: BaseException) -> CompletionRequestError:
+    """The upstream could not be reached (retryable)."""
+    return CompletionRequestError(f"Could not reach the model provider: {cause}", retryable=True)
+
+
+def malformed(what: object) -> CompletionRequestError:
+    """The upstream answered with something that is not a valid response."""
+    return CompletionRequestError(f"Malformed response from the model provider: {what}")

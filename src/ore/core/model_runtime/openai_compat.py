@@ -39,6 +39,9 @@ from ore.core.model_runtime.errors import (
     InvalidModelParameter,
     ModelRuntimeError,
     RateLimited,
+    malformed,
+    timed_out,
+    unreachable,
 )
 from ore.core.model_runtime.openai_messages import chunk_from_openai, request_body
 from ore.core.model_runtime.retry import CallPolicy, retrying
@@ -96,24 +99,16 @@ def map_openai_error(exc: Exception) -> ModelRuntimeError:
     if isinstance(exc, ModelRuntimeError):
         return exc
     if isinstance(exc, openai.APITimeoutError):
-        return CompletionRequestError("The model provider timed out.", retryable=True)
+        return timed_out()
     if isinstance(exc, openai.APIConnectionError):
-        return _unreachable(exc.__cause__ or exc)
+        return unreachable(exc.__cause__ or exc)
     if isinstance(exc, openai.APIStatusError):
         return status_error(exc.status_code, exc.body, provider_message(exc))
     if isinstance(exc, httpx.TimeoutException):
-        return CompletionRequestError("The model provider timed out.", retryable=True)
+        return timed_out()
     if isinstance(exc, httpx.HTTPError):
         return CompletionRequestError(f"The model provider's stream failed: {exc}")
-    return _malformed(exc)
-
-
-def _unreachable(cause: BaseException) -> CompletionRequestError:
-    return CompletionRequestError(f"Could not reach the model provider: {cause}", retryable=True)
-
-
-def _malformed(what: object) -> CompletionRequestError:
-    return CompletionRequestError(f"Malformed response from the model provider: {what}")
+    return malformed(exc)
 
 
 # --- chat streams over httpx ----------------------------------------------------------------
@@ -181,7 +176,7 @@ def _stream_error(error: object) -> CompletionRequestError:
     message = error.get("message") if isinstance(error, dict) else None
     if not message or not isinstance(message, str):
         message = "An error occurred during streaming"
-    return _malformed(message)
+    return malformed(message)
 
 
 async def _status_error(response: httpx.Response) -> ModelRuntimeError:
@@ -204,9 +199,9 @@ async def _send(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Resp
     try:
         return await client.send(request, stream=True)
     except httpx.TimeoutException as exc:
-        raise CompletionRequestError("The model provider timed out.", retryable=True) from exc
+        raise timed_out() from exc
     except Exception as exc:  # any failure to send is a connection failure, as in the SDK
-        raise _unreachable(exc) from exc
+        raise unreachable(exc) from exc
 
 
 async def _drain(chunks: AsyncIterator[bytes]) -> None:
@@ -234,6 +229,11 @@ async def _events(response: httpx.Response) -> AsyncGenerator[Any, None]:
             if isinstance(payload, dict) and payload.get("error"):
                 raise _stream_error(payload["error"])
             yield payload
+
+
+def _timeout(policy: CallPolicy) -> httpx.Timeout:
+    """The per-read and connect timeouts of one upstream call."""
+    return httpx.Timeout(policy.chunk_timeout, connect=policy.connect_timeout)
 
 
 @lru_cache(maxsize=1024)
@@ -277,7 +277,7 @@ class OpenAICompatibleAdapter(ModelAdapter):
             base_url=self.base_url(credentials),
             http_client=http_client,
             max_retries=0,
-            timeout=httpx.Timeout(policy.chunk_timeout, connect=policy.connect_timeout),
+            timeout=_timeout(policy),
         )
 
     def chat_target(
@@ -307,7 +307,7 @@ class OpenAICompatibleAdapter(ModelAdapter):
                 params=query or None,
                 headers={**auth, "Accept": "application/json", "User-Agent": _USER_AGENT},
                 json=request_body(request, parameters),
-                timeout=httpx.Timeout(policy.chunk_timeout, connect=policy.connect_timeout),
+                timeout=_timeout(policy),
             )
             response = await _send(client, outgoing)
             try:
@@ -411,7 +411,7 @@ class AzureOpenAIAdapter(OpenAICompatibleAdapter):
             api_version=_api_version(credentials),
             http_client=http_client,
             max_retries=0,
-            timeout=httpx.Timeout(policy.chunk_timeout, connect=policy.connect_timeout),
+            timeout=_timeout(policy),
         )
 
 
