@@ -403,8 +403,7 @@ async def save_model_config(
     session.add(row)
     await session.flush()
     app.app_model_config_id = row.id
-    app.updated_by = account_id
-    await session.flush()
+    await _touch(session, app, account_id)
     return row
 
 
