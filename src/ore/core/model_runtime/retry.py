@@ -68,6 +68,18 @@ async def _close(it: AsyncIterator[ChatChunk]) -> None:
             await aclose()
 
 
+async def _back_off(
+    exc: ModelRuntimeError, attempt: int, policy: CallPolicy, started: float
+) -> None:
+    """Wait before retry number ``attempt``, or raise ``exc`` when it is not retryable,
+    the retries are spent, or the wait would pass the deadline."""
+    delay = policy.backoff(attempt)
+    out_of_time = time.monotonic() - started + delay >= policy.deadline
+    if not exc.retryable or attempt >= policy.max_retries or out_of_time:
+        raise exc
+    await asyncio.sleep(delay)
+
+
 async def _first_chunk(
     factory: StreamFactory, policy: CallPolicy, started: float
 ) -> tuple[AsyncIterator[ChatChunk], ChatChunk | None]:
@@ -83,12 +95,8 @@ async def _first_chunk(
             return it, None
         except ModelRuntimeError as exc:
             await _close(it)
-            delay = policy.backoff(attempt)
-            out_of_time = time.monotonic() - started + delay >= policy.deadline
-            if not exc.retryable or attempt >= policy.max_retries or out_of_time:
-                raise
+            await _back_off(exc, attempt, policy, started)
             attempt += 1
-            await asyncio.sleep(delay)
 
 
 async def guarded_stream(
@@ -126,9 +134,5 @@ async def retrying(call: Callable[[], Awaitable[T]], policy: CallPolicy) -> T:
         except TimeoutError:
             raise CompletionRequestError("The model call exceeded its deadline.") from None
         except ModelRuntimeError as exc:
-            delay = policy.backoff(attempt)
-            out_of_time = time.monotonic() - started + delay >= policy.deadline
-            if not exc.retryable or attempt >= policy.max_retries or out_of_time:
-                raise
+            await _back_off(exc, attempt, policy, started)
             attempt += 1
-            await asyncio.sleep(delay)
