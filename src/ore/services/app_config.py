@@ -152,7 +152,7 @@ def validate_features(body: Mapping[str, Any]) -> dict[str, Any]:
     for key, default in DEFAULTS.items():
         value = body.get(key)
         config[key] = copy.deepcopy(default if value is None else value)
-        _CHECKS.get(key, _no_check)(key, config[key])
+        _CHECKS[key](key, config[key])
     _check_prompt(config)
     return config
 
@@ -193,10 +193,6 @@ async def _validate_model(
         "mode": mode,
         "completion_params": params,
     }
-
-
-def _no_check(key: str, value: Any) -> None:
-    return None
 
 
 def _expect(key: str, value: Any, kind: type, kind_name: str) -> None:
