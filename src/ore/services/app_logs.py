@@ -17,7 +17,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Select, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ore.core.errors import InvalidParam, NotFound
+from ore.core.errors import NotFound
 from ore.models import (
     Account,
     App,
@@ -31,6 +31,7 @@ from ore.models import (
     UploadFile,
     utcnow,
 )
+from ore.services import feedbacks
 from ore.services.statistics import TimeRange
 
 SortBy = Literal["created_at", "-created_at", "updated_at", "-updated_at"]
@@ -308,7 +309,10 @@ async def _fill_feedback_stats(
     for conversation_id, source, rating, count in rows:
         counts[(conversation_id, source)][rating] = int(count)
     for conversation_id, view in by_id.items():
-        user, admin = counts[(conversation_id, "user")], counts[(conversation_id, "admin")]
+        user, admin = (
+            counts[(conversation_id, feedbacks.USER_SOURCE)],
+            counts[(conversation_id, feedbacks.ADMIN_SOURCE)],
+        )
         view.user_feedback = FeedbackStats(user.get("like", 0), user.get("dislike", 0))
         view.admin_feedback = FeedbackStats(admin.get("like", 0), admin.get("dislike", 0))
 
@@ -371,6 +375,10 @@ def _before(message: Message) -> ColumnElement[bool]:
 
 
 async def get_message(session: AsyncSession, app: App, message_id: uuid.UUID) -> MessageView:
+    return (await message_views(session, app, [await _message(session, app, message_id)]))[0]
+
+
+async def _message(session: AsyncSession, app: App, message_id: uuid.UUID) -> Message:
     row = await session.scalar(
         select(Message).where(
             Message.id == message_id, Message.app_id == app.id, Message.tenant_id == app.tenant_id
@@ -378,7 +386,7 @@ async def get_message(session: AsyncSession, app: App, message_id: uuid.UUID) ->
     )
     if row is None:
         raise MessageNotExists()
-    return (await message_views(session, app, [row]))[0]
+    return row
 
 
 async def message_views(
@@ -435,29 +443,7 @@ async def set_admin_feedback(
 
     matches Dify: withdrawing feedback that does not exist is 400 ``invalid_param``.
     """
-    message = (await get_message(session, app, message_id)).message
-    existing = await session.scalar(
-        select(MessageFeedback).where(
-            MessageFeedback.message_id == message.id, MessageFeedback.from_source == "admin"
-        )
+    message = await _message(session, app, message_id)
+    await feedbacks.set_feedback(
+        session, message, feedbacks.ADMIN_SOURCE, rating, content, account_id=account.id
     )
-    if rating is None:
-        if existing is None:
-            raise InvalidParam("rating cannot be None when feedback not exists")
-        await session.delete(existing)
-    elif existing is not None:
-        existing.rating, existing.content, existing.from_account_id = rating, content, account.id
-    else:
-        session.add(
-            MessageFeedback(
-                tenant_id=app.tenant_id,
-                app_id=app.id,
-                conversation_id=message.conversation_id,
-                message_id=message.id,
-                rating=rating,
-                content=content,
-                from_source="admin",
-                from_account_id=account.id,
-            )
-        )
-    await session.flush()

@@ -7,6 +7,7 @@ Dify (spec dify-service-api.md section 4).
 
 from __future__ import annotations
 
+import uuid
 from typing import Literal
 
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from ore.models import App, EndUser, Message, MessageFeedback
 
 Rating = Literal["like", "dislike"]
 USER_SOURCE = "user"
+ADMIN_SOURCE = "admin"
 
 
 class RatingRequired(InvalidParam):
@@ -32,10 +34,25 @@ async def give_feedback(
 ) -> None:
     """Create, change or (``rating`` None) remove the end user's feedback on ``message``,
     which the caller has already checked belongs to this end user."""
+    await set_feedback(session, message, USER_SOURCE, rating, content, end_user_id=end_user.id)
+
+
+async def set_feedback(
+    session: AsyncSession,
+    message: Message,
+    source: str,
+    rating: str | None,
+    content: str | None,
+    *,
+    end_user_id: uuid.UUID | None = None,
+    account_id: uuid.UUID | None = None,
+) -> None:
+    """Create, change or (``rating`` None) remove the ``source`` feedback on ``message``
+    (400 when there is none to remove). A change by an account records that account."""
     existing = await session.scalar(
         select(MessageFeedback).where(
             MessageFeedback.message_id == message.id,
-            MessageFeedback.from_source == USER_SOURCE,
+            MessageFeedback.from_source == source,
         )
     )
     if rating is None:
@@ -45,6 +62,8 @@ async def give_feedback(
     elif existing is not None:
         existing.rating = rating
         existing.content = content
+        if account_id is not None:
+            existing.from_account_id = account_id
     else:
         session.add(
             MessageFeedback(
@@ -54,8 +73,9 @@ async def give_feedback(
                 message_id=message.id,
                 rating=rating,
                 content=content,
-                from_source=USER_SOURCE,
-                from_end_user_id=end_user.id,
+                from_source=source,
+                from_end_user_id=end_user_id,
+                from_account_id=account_id,
             )
         )
     await session.flush()

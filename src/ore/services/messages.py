@@ -22,6 +22,7 @@ from ore.extensions.model_runtime import ModelRuntime
 from ore.models import App, Conversation, EndUser, Message, MessageFeedback, MessageFile, UploadFile
 from ore.services import apps
 from ore.services.conversations import SERVICE_API_SOURCE, app_model, ask_model, parse_id
+from ore.services.feedbacks import USER_SOURCE
 from ore.services.model_providers import BoundModel
 
 SUGGESTED_QUESTIONS = 3
@@ -36,7 +37,6 @@ _SUGGESTION_PROMPT = (
     "numbering."
 )
 _BULLET = re.compile(r"^\s*(?:[-*•]+|\d+[.)]|Q\d*[:.])\s*", re.IGNORECASE)
-USER_FEEDBACK = "user"
 
 
 class MessageNotExists(NotFound):
@@ -125,7 +125,7 @@ async def views(session: AsyncSession, messages: list[Message]) -> list[MessageV
         for row in await session.scalars(
             select(MessageFeedback).where(
                 MessageFeedback.message_id.in_(ids),
-                MessageFeedback.from_source == USER_FEEDBACK,
+                MessageFeedback.from_source == USER_SOURCE,
             )
         )
     }
