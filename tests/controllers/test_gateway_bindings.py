@@ -8,8 +8,7 @@ from typing import Any, cast
 
 import pytest
 
-from ore.controllers.gateway import BindingCache
-from ore.services.model_providers import BoundModel
+from ore.services.model_providers import BindingCache, BoundModel
 
 
 def bound(name: str) -> BoundModel:

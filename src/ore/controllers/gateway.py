@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ore.controllers import openai_app, openai_wire
-from ore.controllers.deps import bearer_token
+from ore.controllers.deps import ContextDep, bearer_token
 from ore.controllers.openai_wire import AppChatBody, ChatCompletionBody, EmbeddingsBody
 from ore.core.errors import NotFound, Unauthorized
 from ore.core.model_runtime import split_model_id
@@ -32,7 +32,7 @@ from ore.core.model_runtime.errors import ModelNotFound
 from ore.extensions.context import OreContext
 from ore.models import App
 from ore.services import app_keys, gateway_keys, model_providers
-from ore.services.model_providers import BindingCache, BindingKey, BoundModel
+from ore.services.model_providers import BoundModel
 
 router = APIRouter(prefix="/v1", tags=["gateway"])
 
@@ -51,32 +51,12 @@ class GatewayModelNotFound(NotFound):
     code = "model_not_found"
 
 
-@dataclass
-class Gateway:
-    """What the gateway keeps per process: the context, and the recent bindings (shared
-    with the apps' generations: :func:`ore.services.model_providers.bindings_of`)."""
-
-    context: OreContext
-    bindings: BindingCache
-
-
-def get_gateway(request: Request) -> Gateway:
-    state = request.app.state
-    found: Gateway | None = getattr(state, "gateway", None)
-    if found is None or found.context is not state.ore:  # first call, or a new lifespan
-        found = state.gateway = Gateway(state.ore, model_providers.bindings_of(state.ore.models))
-    return found
-
-
 def gateway_token(request: Request) -> str:
     """The bearer token, if it looks like a gateway key; checked before the body is read."""
     token = bearer_token(request)
     if token is None or not token.startswith(gateway_keys.TOKEN_PREFIX):
         raise GatewayKeyInvalid()
     return token
-
-
-GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +67,12 @@ class Caller:
     app: App | None = None
 
 
-async def get_caller(request: Request, gateway: GatewayDep) -> Caller:
+async def get_caller(request: Request, context: ContextDep) -> Caller:
     """The caller, checked before the body is read; an app key is checked in full here
     (the Service API's checks), a gateway key when its call binds the model."""
     token = bearer_token(request)
     if token is not None and token.startswith(app_keys.TOKEN_PREFIX):
-        return Caller(token, await openai_app.authenticate(request, gateway.context))
+        return Caller(token, await openai_app.authenticate(request, context))
     return Caller(gateway_token(request))
 
 
@@ -107,25 +87,22 @@ async def tenant_of(session: AsyncSession, token: str) -> uuid.UUID:
     return tenant_id
 
 
-async def bind(gateway: Gateway, token: str, model_id: str, model_type: ModelType) -> BoundModel:
-    """The workspace's model ``model_id``, ready to call after the unit of work has closed.
+async def bind(context: OreContext, token: str, model_id: str, model_type: ModelType) -> BoundModel:
+    """The workspace's model ``model_id``, ready to call after the unit of work has closed
+    (a binding of the last second is reused: :func:`~ore.services.model_providers.bind_recent`).
 
     An unknown provider or model is 404 naming it, whichever workspace asks; a key that
     is unknown, revoked or of an archived workspace is 401.
     """
-    context = gateway.context
     async with context.db.unit_of_work() as session:
-        key: BindingKey = (await tenant_of(session, token), model_id, model_type)
-        cached = gateway.bindings.get(key)
-        if cached is not None:
-            return cached
+        tenant_id = await tenant_of(session, token)
         try:
             provider, name = split_model_id(model_id)
-            model = await model_providers.bind_model(
+            return await model_providers.bind_recent(
                 session,
                 context.models,
                 context.settings.SECRET_KEY,
-                key[0],
+                tenant_id,
                 provider,
                 name,
                 model_type,
@@ -133,19 +110,17 @@ async def bind(gateway: Gateway, token: str, model_id: str, model_type: ModelTyp
         except ModelNotFound as error:
             message = f"The model {model_id!r} does not exist: {error.message}"
             raise GatewayModelNotFound(message) from error
-    gateway.bindings.put(key, model)
-    return model
 
 
 @router.post("/chat/completions")
 async def create_chat_completion(
-    gateway: GatewayDep, caller: CallerDep, payload: Annotated[dict[str, Any], Body()]
+    context: ContextDep, caller: CallerDep, payload: Annotated[dict[str, Any], Body()]
 ) -> Response:
     if caller.app is not None:
         app_body = openai_wire.parse(AppChatBody, payload)
-        return await openai_app.chat_completion(gateway.context, caller.app, app_body)
+        return await openai_app.chat_completion(context, caller.app, app_body)
     body = openai_wire.parse(ChatCompletionBody, payload)
-    model = await bind(gateway, caller.token, body.model, "llm")
+    model = await bind(context, caller.token, body.model, "llm")
     request = body.to_runtime(model.model)
     if not body.stream:
         return JSONResponse(openai_wire.completion_json(await model.chat(request), body.model))
@@ -155,8 +130,8 @@ async def create_chat_completion(
 
 
 @router.post("/embeddings")
-async def create_embeddings(gateway: GatewayDep, token: TokenDep, body: EmbeddingsBody) -> Response:
-    model = await bind(gateway, token, body.model, "text-embedding")
+async def create_embeddings(context: ContextDep, token: TokenDep, body: EmbeddingsBody) -> Response:
+    model = await bind(context, token, body.model, "text-embedding")
     result = await model.embed(body.texts, body.dimensions)
     payload = openai_wire.embeddings_json(
         result.embeddings, body.model, result.usage.prompt_tokens, body.encoding_format
@@ -165,10 +140,9 @@ async def create_embeddings(gateway: GatewayDep, token: TokenDep, body: Embeddin
 
 
 @router.get("/models")
-async def list_models(gateway: GatewayDep, caller: CallerDep) -> Response:
+async def list_models(context: ContextDep, caller: CallerDep) -> Response:
     if caller.app is not None:
         return JSONResponse(openai_app.models(caller.app))
-    context = gateway.context
     async with context.db.unit_of_work() as session:
         tenant_id = await tenant_of(session, caller.token)
         found = await model_providers.available_models(session, context.models, tenant_id)
