@@ -38,6 +38,7 @@ from ore.core.model_runtime.entities import (
     ToolCallDelta,
     ToolChoice,
     Usage,
+    merge_tool_calls,
 )
 from ore.core.tools.base import Tool, ToolResult
 
@@ -57,11 +58,7 @@ class _Turn:
     usage: Usage | None = None
 
     def add_calls(self, deltas: Sequence[ToolCallDelta]) -> None:
-        for delta in deltas:
-            call = self.calls.setdefault(delta.index, ToolCall(id="", name=""))
-            call.id = delta.id or call.id
-            call.name = delta.name or call.name
-            call.arguments += delta.arguments
+        merge_tool_calls(self.calls, deltas)
 
     def tool_calls(self, position: int) -> list[ToolCall]:
         """The calls in index order; a call without an id gets one (some servers omit it)."""

@@ -130,6 +130,16 @@ class ChatResult(BaseModel):
     usage: Usage = Field(default_factory=Usage)
 
 
+def merge_tool_calls(calls: dict[int, ToolCall], deltas: Iterable[ToolCallDelta]) -> None:
+    """Fold streamed tool-call deltas into ``calls`` (by index): ids and names are kept
+    once seen, argument fragments are appended."""
+    for delta in deltas:
+        call = calls.setdefault(delta.index, ToolCall(id="", name=""))
+        call.id = delta.id or call.id
+        call.name = delta.name or call.name
+        call.arguments += delta.arguments
+
+
 def assemble(model: str, chunks: Iterable[ChatChunk]) -> ChatResult:
     """Fold a stream of chunks into one result: the only place a result is built."""
     content: list[str] = []
@@ -138,11 +148,7 @@ def assemble(model: str, chunks: Iterable[ChatChunk]) -> ChatResult:
     usage: Usage | None = None
     for chunk in chunks:
         content.append(chunk.content)
-        for delta in chunk.tool_calls:
-            call = calls.setdefault(delta.index, ToolCall(id="", name=""))
-            call.id = delta.id or call.id
-            call.name = delta.name or call.name
-            call.arguments += delta.arguments
+        merge_tool_calls(calls, chunk.tool_calls)
         finish = chunk.finish_reason or finish
         usage = chunk.usage or usage
     message = ChatMessage(
