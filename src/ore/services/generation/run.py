@@ -467,8 +467,7 @@ class Generation:
         self._started = time.monotonic()
         try:
             async for event in self._produce():
-                if self._first_token is None and isinstance(event, AnswerDelta):
-                    self._first_token = time.monotonic()
+                self._take(event)
                 yield event
         finally:
             self._ended = time.monotonic()
@@ -487,14 +486,20 @@ class Generation:
 
     # --- progress and finish units ------------------------------------------------------
 
+    def _take(self, event: GenerationEvent) -> None:
+        """Fold one event into the state the units store. Done here, once per event, not
+        in ``record``: a unit that fails is retried with the same batch."""
+        if isinstance(event, AnswerDelta):
+            if self._first_token is None:
+                self._first_token = time.monotonic()
+            self._answer.append(event.text)
+        elif isinstance(event, UsageReport):
+            self._usage = event.usage
+        elif isinstance(event, ThoughtReport):
+            self._thoughts.append(event.stored())
+
     async def record(self, session: AsyncSession, batch: Sequence[GenerationEvent]) -> None:
-        for event in batch:
-            if isinstance(event, AnswerDelta):
-                self._answer.append(event.text)
-            elif isinstance(event, UsageReport):
-                self._usage = event.usage
-            elif isinstance(event, ThoughtReport):
-                self._thoughts.append(event.stored())
+        """Store the answer so far (the events are already folded in by :meth:`source`)."""
         if session.info.get(FINISHING):  # _save stores the answer in this same unit
             return
         await session.execute(
