@@ -145,7 +145,7 @@ class AnthropicAdapter(ModelAdapter):
             base_url=credentials.get("anthropic_api_url") or self.default_base_url,
             http_client=http_client,
             max_retries=0,
-            timeout=httpx.Timeout(policy.chunk_timeout, connect=policy.connect_timeout),
+            timeout=policy.http_timeout(),
         )
 
     def request_body(self, request: ChatRequest, parameters: dict[str, Any]) -> dict[str, Any]:

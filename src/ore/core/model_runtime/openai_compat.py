@@ -231,11 +231,6 @@ async def _events(response: httpx.Response) -> AsyncGenerator[Any, None]:
             yield payload
 
 
-def _timeout(policy: CallPolicy) -> httpx.Timeout:
-    """The per-read and connect timeouts of one upstream call."""
-    return httpx.Timeout(policy.chunk_timeout, connect=policy.connect_timeout)
-
-
 @lru_cache(maxsize=1024)
 def _is_http_url(text: str) -> bool:
     """Whether ``text`` is an absolute http(s) URL; remembered, as it is asked on every call."""
@@ -277,7 +272,7 @@ class OpenAICompatibleAdapter(ModelAdapter):
             base_url=self.base_url(credentials),
             http_client=http_client,
             max_retries=0,
-            timeout=_timeout(policy),
+            timeout=policy.http_timeout(),
         )
 
     def chat_target(
@@ -307,7 +302,7 @@ class OpenAICompatibleAdapter(ModelAdapter):
                 params=query or None,
                 headers={**auth, "Accept": "application/json", "User-Agent": _USER_AGENT},
                 json=request_body(request, parameters),
-                timeout=_timeout(policy),
+                timeout=policy.http_timeout(),
             )
             response = await _send(client, outgoing)
             try:
@@ -411,7 +406,7 @@ class AzureOpenAIAdapter(OpenAICompatibleAdapter):
             api_version=_api_version(credentials),
             http_client=http_client,
             max_retries=0,
-            timeout=_timeout(policy),
+            timeout=policy.http_timeout(),
         )
 
 

@@ -15,6 +15,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import httpx
+
 from ore.core.model_runtime.entities import ChatChunk
 from ore.core.model_runtime.errors import CompletionRequestError, ModelRuntimeError
 
@@ -30,6 +32,10 @@ class CallPolicy:
     first_chunk_timeout: float = 60.0
     chunk_timeout: float = 60.0
     deadline: float = 300.0
+
+    def http_timeout(self) -> httpx.Timeout:
+        """The per-read and connect timeouts of one upstream HTTP call."""
+        return httpx.Timeout(self.chunk_timeout, connect=self.connect_timeout)
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter for retry number ``attempt`` (from 0)."""
