@@ -121,7 +121,7 @@ async def list_annotations(
     """
     where = [MessageAnnotation.app_id == app.id, MessageAnnotation.tenant_id == app.tenant_id]
     if keyword:
-        pattern = f"%{_escape_like(keyword)}%"
+        pattern = f"%{escape_like(keyword)}%"
         where.append(
             or_(
                 MessageAnnotation.question.ilike(pattern, escape="\\"),
@@ -140,7 +140,8 @@ async def list_annotations(
     return rows.all(), int(total or 0)
 
 
-def _escape_like(text: str) -> str:
+def escape_like(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern whose escape character is ``\\``."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 

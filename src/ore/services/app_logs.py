@@ -17,7 +17,6 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Select, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ore.core.errors import NotFound
 from ore.models import (
     Account,
     App,
@@ -32,22 +31,13 @@ from ore.models import (
     utcnow,
 )
 from ore.services import feedbacks
+from ore.services.annotations import escape_like
+from ore.services.conversations import ConversationNotExists
+from ore.services.messages import FirstMessageNotExists, MessageNotExists, older_than
 from ore.services.statistics import TimeRange
 
 SortBy = Literal["created_at", "-created_at", "updated_at", "-updated_at"]
 AnnotationStatus = Literal["annotated", "not_annotated", "all"]
-
-
-class ConversationNotExists(NotFound):
-    default_message = "Conversation Not Exists."
-
-
-class MessageNotExists(NotFound):
-    default_message = "Message Not Exists."
-
-
-class FirstMessageNotExists(NotFound):
-    default_message = "First Message Not Exists."
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,14 +83,10 @@ class MessageView:
 # --- conversations -----------------------------------------------------------------------
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _keyword_clause(keyword: str) -> ColumnElement[bool]:
     """matches Dify: the keyword is looked for in queries, answers, the conversation's
     name and introduction, and the end user's session id."""
-    pattern = f"%{_escape_like(keyword)}%"
+    pattern = f"%{escape_like(keyword)}%"
     in_messages = exists().where(
         Message.conversation_id == Conversation.id,
         or_(
@@ -355,7 +341,7 @@ async def list_chat_messages(
         first = await session.scalar(query.where(Message.id == first_id))
         if first is None:
             raise FirstMessageNotExists()
-        query = query.where(_before(first))
+        query = query.where(older_than(first))
     rows = list(
         await session.scalars(
             query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit + 1)
@@ -364,14 +350,6 @@ async def list_chat_messages(
     has_more = len(rows) > limit
     page = list(reversed(rows[:limit]))
     return await message_views(session, app, page), has_more
-
-
-def _before(message: Message) -> ColumnElement[bool]:
-    """Messages older than ``message``, ties on time broken by id (a stable cursor)."""
-    return or_(
-        Message.created_at < message.created_at,
-        (Message.created_at == message.created_at) & (Message.id < message.id),
-    )
 
 
 async def get_message(session: AsyncSession, app: App, message_id: uuid.UUID) -> MessageView:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from ore.core.errors import BadRequest, NotFound
 from ore.extensions.model_runtime import ModelRuntime
@@ -89,17 +90,20 @@ async def history_page(
             )
         if first is None:
             raise FirstMessageNotExists()
-        query = query.where(
-            or_(
-                Message.created_at < first.created_at,
-                and_(Message.created_at == first.created_at, Message.id < first.id),
-            )
-        )
+        query = query.where(older_than(first))
     newest_first = query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit + 1)
     rows = list((await session.scalars(newest_first)).all())
     page = rows[:limit]
     page.reverse()
     return page, len(rows) > limit
+
+
+def older_than(message: Message) -> ColumnElement[bool]:
+    """Messages older than ``message``, ties on time broken by id (a stable cursor)."""
+    return or_(
+        Message.created_at < message.created_at,
+        and_(Message.created_at == message.created_at, Message.id < message.id),
+    )
 
 
 @dataclass(frozen=True)
