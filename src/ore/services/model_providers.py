@@ -414,9 +414,8 @@ async def delete_credential(session: AsyncSession, owner: Owner, credential_id: 
     remaining = await credentials_of(
         session, owner.tenant_id, owner.provider, owner.model, owner.model_type
     )
-    config = await config_of(
-        session, owner.tenant_id, owner.provider, owner.model, owner.model_type
-    )
+    # ``config`` is the row loaded above (the session's identity map already holds its
+    # cleared current credential), so it is not read again.
     if config is not None and remaining:
         config.current_credential_id = remaining[0].id
 
