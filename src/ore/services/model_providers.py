@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, get_args
 
 import httpx
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ore.core.errors import InvalidParam, NotFound
@@ -258,6 +258,16 @@ class Owner:
     model_type: ModelType | None = None
 
 
+def balancing_of(owner: Owner) -> tuple[ColumnElement[bool], ...]:
+    """The conditions that select a model's load-balancing entries."""
+    return (
+        LoadBalancingConfig.tenant_id == owner.tenant_id,
+        LoadBalancingConfig.provider == owner.provider,
+        LoadBalancingConfig.model_name == owner.model,
+        LoadBalancingConfig.model_type == owner.model_type,
+    )
+
+
 def secret_fields(adapter: ModelAdapter) -> set[str]:
     """The fields never sent back in clear: ``secret-input`` fields of both credential forms."""
     forms = [
@@ -428,14 +438,7 @@ async def remove_configuration(session: AsyncSession, owner: Owner) -> None:
     )
     await _forget_credentials(session, owner.tenant_id, [row.id for row in rows])
     if owner.model is not None:
-        await session.execute(
-            delete(LoadBalancingConfig).where(
-                LoadBalancingConfig.tenant_id == owner.tenant_id,
-                LoadBalancingConfig.provider == owner.provider,
-                LoadBalancingConfig.model_name == owner.model,
-                LoadBalancingConfig.model_type == owner.model_type,
-            )
-        )
+        await session.execute(delete(LoadBalancingConfig).where(*balancing_of(owner)))
     config = await config_of(
         session, owner.tenant_id, owner.provider, owner.model, owner.model_type
     )

@@ -29,6 +29,7 @@ from ore.models.provider import (
 from ore.services.model_providers import (
     Owner,
     available_models,
+    balancing_of,
     bind_model,
     check_model,
     config_of,
@@ -264,14 +265,7 @@ async def set_load_balancing(
         session, owner.tenant_id, owner.provider, owner.model, owner.model_type
     )
     config.load_balancing_enabled = enabled
-    await session.execute(
-        delete(LoadBalancingConfig).where(
-            LoadBalancingConfig.tenant_id == owner.tenant_id,
-            LoadBalancingConfig.provider == owner.provider,
-            LoadBalancingConfig.model_name == owner.model,
-            LoadBalancingConfig.model_type == owner.model_type,
-        )
-    )
+    await session.execute(delete(LoadBalancingConfig).where(*balancing_of(owner)))
     for entry in entries:
         credential_id = await _entry_credential(session, runtime, secret_key, owner, entry)
         session.add(
@@ -294,12 +288,7 @@ async def load_balancing_of(
     assert owner.model is not None and owner.model_type is not None
     query = (
         select(LoadBalancingConfig)
-        .where(
-            LoadBalancingConfig.tenant_id == owner.tenant_id,
-            LoadBalancingConfig.provider == owner.provider,
-            LoadBalancingConfig.model_name == owner.model,
-            LoadBalancingConfig.model_type == owner.model_type,
-        )
+        .where(*balancing_of(owner))
         .order_by(LoadBalancingConfig.created_at)
     )
     pool = runtime.pool(
