@@ -10,6 +10,7 @@ the winner's row.
 from __future__ import annotations
 
 import uuid
+from typing import Literal, overload
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +27,10 @@ class UserRequired(InvalidParam):
     default_message = "Arg user must be provided."
 
 
+@overload
+def user_string(user: object, *, required: Literal[True]) -> str: ...
+@overload
+def user_string(user: object, *, required: bool) -> str | None: ...
 def user_string(user: object, *, required: bool) -> str | None:
     """The ``user`` value of a request, checked: a string, present when ``required``."""
     if user is None or user == "":

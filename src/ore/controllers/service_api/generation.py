@@ -135,7 +135,6 @@ async def stop_chat_message(
     task_id: str, context: ContextDep, app: StreamingApp, body: StopBody
 ) -> dict[str, str]:
     user = user_string(body.user, required=True)
-    assert user is not None
     if app.mode not in CHAT_MODES:
         raise NotChatApp()
     return await _stop(context, app, task_id, user)
@@ -146,7 +145,6 @@ async def stop_completion_message(
     task_id: str, context: ContextDep, app: StreamingApp, body: StopBody
 ) -> dict[str, str]:
     user = user_string(body.user, required=True)
-    assert user is not None
     if app.mode != AppMode.COMPLETION:
         raise AppUnavailable()
     return await _stop(context, app, task_id, user)

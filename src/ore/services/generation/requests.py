@@ -97,7 +97,6 @@ def _flag(body: Mapping[str, Any], name: str, default: bool) -> bool:
 def chat_args(mode: str, body: Mapping[str, Any]) -> GenerationArgs:
     """The checked body of ``POST /chat-messages`` for an app of ``mode``."""
     user = user_string(body.get("user"), required=True)
-    assert user is not None
     if mode not in CHAT_MODES:
         raise NotChatApp()
     streaming = body.get("response_mode") == "streaming"
@@ -119,7 +118,6 @@ def completion_args(mode: str, body: Mapping[str, Any]) -> GenerationArgs:
     """The checked body of ``POST /completion-messages``; a non-completion app is
     ``app_unavailable`` (matches Dify's route)."""
     user = user_string(body.get("user"), required=True)
-    assert user is not None
     if mode != AppMode.COMPLETION:
         raise AppUnavailable()
     return GenerationArgs(
