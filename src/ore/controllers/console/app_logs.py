@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from ore.controllers.console.fields import timestamp
+from ore.controllers.console.fields import optional_id, timestamp
 from ore.controllers.deps import CurrentWorkspace, EditorWorkspace, SessionDep, WorkspaceScope
 from ore.models import Account, App, AppMode, AppModelConfig
 from ore.services import annotations as annotation_service
@@ -35,10 +35,6 @@ class FeedbackBody(BaseModel):
     message_id: uuid.UUID
     rating: Literal["like", "dislike"] | None = None
     content: Annotated[str, Field(max_length=10000)] | None = None
-
-
-def _id(value: uuid.UUID | None) -> str | None:
-    return str(value) if value is not None else None
 
 
 def _stats(stats: FeedbackStats) -> dict[str, int]:
@@ -76,9 +72,9 @@ def _conversation_base(view: ConversationView) -> dict[str, Any]:
         "id": str(row.id),
         "status": row.status,
         "from_source": row.from_source,
-        "from_end_user_id": _id(row.from_end_user_id),
+        "from_end_user_id": optional_id(row.from_end_user_id),
         "from_end_user_session_id": view.end_user_session_id,
-        "from_account_id": _id(row.from_account_id),
+        "from_account_id": optional_id(row.from_account_id),
         "from_account_name": view.account_name,
         "read_at": timestamp(row.read_at),
         "created_at": timestamp(row.created_at),
@@ -136,7 +132,7 @@ def message_out(view: MessageView) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "conversation_id": str(row.conversation_id),
-        "parent_message_id": _id(row.parent_message_id),
+        "parent_message_id": optional_id(row.parent_message_id),
         "inputs": row.inputs,
         "query": row.query,
         "message": None,  # the prompt sent is not stored yet
@@ -145,19 +141,19 @@ def message_out(view: MessageView) -> dict[str, Any]:
         "answer_tokens": row.answer_tokens,
         "provider_response_latency": row.provider_response_latency,
         "from_source": row.from_source,
-        "from_end_user_id": _id(row.from_end_user_id),
-        "from_account_id": _id(row.from_account_id),
+        "from_end_user_id": optional_id(row.from_end_user_id),
+        "from_account_id": optional_id(row.from_account_id),
         "feedbacks": [
             {
                 "rating": feedback.rating,
                 "content": feedback.content,
                 "from_source": feedback.from_source,
-                "from_end_user_id": _id(feedback.from_end_user_id),
+                "from_end_user_id": optional_id(feedback.from_end_user_id),
                 "from_account": _account(account),
             }
             for feedback, account in view.feedbacks
         ],
-        "workflow_run_id": _id(row.workflow_run_id),
+        "workflow_run_id": optional_id(row.workflow_run_id),
         "annotation": _message_annotation(view),
         "annotation_hit_history": _hit_history(view),
         "created_at": timestamp(row.created_at),
@@ -206,7 +202,7 @@ def _file(message_file: Any, upload: Any) -> dict[str, Any]:
         "size": upload.size if upload is not None else None,
         "transfer_method": message_file.transfer_method,
         "belongs_to": message_file.belongs_to or "user",
-        "upload_file_id": _id(message_file.upload_file_id),
+        "upload_file_id": optional_id(message_file.upload_file_id),
     }
 
 
@@ -307,8 +303,8 @@ async def get_chat_conversation(
         "id": str(row.id),
         "status": row.status,
         "from_source": row.from_source,
-        "from_end_user_id": _id(row.from_end_user_id),
-        "from_account_id": _id(row.from_account_id),
+        "from_end_user_id": optional_id(row.from_end_user_id),
+        "from_account_id": optional_id(row.from_account_id),
         "created_at": timestamp(row.created_at),
         "updated_at": timestamp(row.updated_at),
         "annotated": view.annotated,
@@ -334,8 +330,8 @@ async def get_completion_conversation(
         "id": str(row.id),
         "status": row.status,
         "from_source": row.from_source,
-        "from_end_user_id": _id(row.from_end_user_id),
-        "from_account_id": _id(row.from_account_id),
+        "from_end_user_id": optional_id(row.from_end_user_id),
+        "from_account_id": optional_id(row.from_account_id),
         "created_at": timestamp(row.created_at),
         "model_config": _detail_config(view.config),
         "message": message,

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from ore.config import Settings
-from ore.controllers.console.fields import timestamp
+from ore.controllers.console.fields import optional_id, timestamp
 from ore.controllers.deps import (
     AdminWorkspace,
     ContextDep,
@@ -101,15 +101,11 @@ class SiteUpdate(BaseModel):
     use_icon_as_answer_icon: bool | None = None
 
 
-def _id(value: uuid.UUID | None) -> str | None:
-    return str(value) if value is not None else None
-
-
 def _audit(row: App | AppModelConfig | Site) -> dict[str, Any]:
     return {
-        "created_by": _id(row.created_by),
+        "created_by": optional_id(row.created_by),
         "created_at": timestamp(row.created_at),
-        "updated_by": _id(row.updated_by),
+        "updated_by": optional_id(row.updated_by),
         "updated_at": timestamp(row.updated_at),
     }
 

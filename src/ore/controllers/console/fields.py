@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 
@@ -16,3 +17,8 @@ def avatar_url(avatar: str | None) -> str | None:
     if avatar and avatar.startswith(("http://", "https://")):
         return avatar
     return None
+
+
+def optional_id(value: uuid.UUID | None) -> str | None:
+    """An id as Dify writes it, or null."""
+    return str(value) if value is not None else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from ore.controllers.console.fields import optional_id
 from ore.core.model_runtime.catalogue import FormField, I18n, ParameterRule, ProviderDescriptor
 from ore.models.provider import ProviderConfig, ProviderCredential
 from ore.services.provider_models import BalancingView, ProviderModel, ProviderState
@@ -106,22 +107,18 @@ def _custom_model(state: ProviderState, config: ProviderConfig) -> dict[str, Any
         "model": config.model_name,
         "model_type": config.model_type,
         "credentials": None,  # the console reads them through models/credentials
-        "current_credential_id": _id(config.current_credential_id),
+        "current_credential_id": optional_id(config.current_credential_id),
         "current_credential_name": state.credential_name(config.current_credential_id),
         "available_model_credentials": _credential_refs(state.credentials_of_model(config)),
         "unadded_to_model_list": False,
     }
 
 
-def _id(value: uuid.UUID | None) -> str | None:
-    return str(value) if value is not None else None
-
-
 def custom_configuration(state: ProviderState) -> dict[str, Any]:
     current = state.config.current_credential_id if state.config else None
     return {
         "status": "active" if state.configured else "no-configure",
-        "current_credential_id": _id(current),
+        "current_credential_id": optional_id(current),
         "current_credential_name": state.credential_name(current),
         "available_credentials": _credential_refs(state.credentials),
         "custom_models": [
@@ -204,7 +201,7 @@ def load_balancing(view: BalancingView) -> dict[str, Any]:
                 "id": str(row.id),
                 "name": row.name,
                 "credentials": {},
-                "credential_id": _id(row.credential_id),
+                "credential_id": optional_id(row.credential_id),
                 "enabled": row.enabled,
                 "in_cooldown": cooling,
                 "ttl": 0,
