@@ -160,11 +160,13 @@ async def test_a_finish_still_commits_when_its_last_progress_cannot(settings: Se
 
 
 class FlakyDatabase(Database):
-    """The real database, refusing the next ``refuse`` units (as during a restart)."""
+    """The real database, refusing the next ``refuse`` units at their start, or losing the
+    connection at the commit of the next ``lose_commit`` units (as during a restart)."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.refuse = 0
+        self.lose_commit = 0
         self.refused = 0
 
     @asynccontextmanager
@@ -175,6 +177,10 @@ class FlakyDatabase(Database):
             raise OperationalError("BEGIN", {}, ConnectionRefusedError("database restarting"))
         async with super().unit_of_work() as session:
             yield session
+            if self.lose_commit > 0:  # the unit's work is done, then rolled back
+                self.lose_commit -= 1
+                self.refused += 1
+                raise OperationalError("COMMIT", {}, ConnectionResetError("connection lost"))
 
 
 async def test_a_database_restart_mid_run_loses_nothing(
