@@ -24,16 +24,16 @@ from fastapi.responses import JSONResponse, Response
 from ore.controllers import openai_wire
 from ore.controllers.openai_wire import AppChatBody, ImageContent, Message
 from ore.controllers.service_api.deps import streaming_app
+from ore.controllers.service_api.generation import generation_engine
 from ore.core.errors import BadRequest, InvalidParam, Unauthorized
 from ore.core.model_runtime.entities import ChatChunk, Usage, assemble
 from ore.extensions.context import OreContext
 from ore.models import App, AppMode
 from ore.services.end_users import DEFAULT_USER
 from ore.services.generation.events import AnswerDelta
-from ore.services.generation.files import FileAccess
 from ore.services.generation.prompt import Turn
 from ore.services.generation.requests import GenerationArgs
-from ore.services.generation.run import Engine, Started, start_generation
+from ore.services.generation.run import Started, start_generation
 
 # The modes whose generation answers a query; workflows need their own mapping.
 SERVED_MODES = frozenset({AppMode.CHAT, AppMode.AGENT_CHAT, AppMode.COMPLETION})
@@ -124,18 +124,6 @@ def generation_args(app: App, body: AppChatBody) -> GenerationArgs:
     )
 
 
-def _engine(context: OreContext) -> Engine:
-    return Engine(
-        db=context.db,
-        kv=context.kv,
-        models=context.models,
-        secret_key=context.settings.SECRET_KEY,
-        default_max_active=context.settings.APP_MAX_ACTIVE_REQUESTS,
-        files=FileAccess(storage=context.storage, http=context.http.user),
-        user_http=context.http.user,
-    )
-
-
 def _usage(metadata: dict[str, Any]) -> Usage:
     """The usage the finish unit stored (the model's, or estimated when it sent none)."""
     stored = metadata.get("usage") or {}
@@ -171,7 +159,7 @@ def _answer_fields(started: Started) -> tuple[str, dict[str, Any]]:
 async def chat_completion(context: OreContext, app: App, body: AppChatBody) -> Response:
     """One generation of ``app`` as ``chat.completion`` (or its chunks); ``model`` is the
     app id. Errors before the first token have an HTTP status, later ones are in-band."""
-    started = await start_generation(_engine(context), app, generation_args(app, body))
+    started = await start_generation(generation_engine(context), app, generation_args(app, body))
     model = str(app.id)
     chunk_id, extra = _answer_fields(started)
     chunks = await openai_wire.started(answer_chunks(started))

@@ -64,7 +64,8 @@ class StopBody(_Body):
     user: Any = None
 
 
-def _engine(context: OreContext) -> Engine:
+def generation_engine(context: OreContext) -> Engine:
+    """What a generation gets of this process (the OpenAI-compatible app route uses it too)."""
     return Engine(
         db=context.db,
         kv=context.kv,
@@ -105,7 +106,7 @@ async def _blocking(started: Started) -> dict[str, Any]:
 
 
 async def _generate(context: OreContext, app: App, args: GenerationArgs) -> Response:
-    started = await start_generation(_engine(context), app, args)
+    started = await start_generation(generation_engine(context), app, args)
     if not args.streaming:
         return JSONResponse(await _blocking(started))
     return event_stream(_frames(started, context.settings.SSE_PING_INTERVAL))
