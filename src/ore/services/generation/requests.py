@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ore.core.errors import BadRequest, InvalidParam, NotFound
+from ore.core.errors import BadRequest, InvalidParam
 from ore.models import AppMode
 from ore.services.end_users import user_string
 from ore.services.generation.prompt import Turn
@@ -27,10 +27,6 @@ class NotChatApp(BadRequest):
 class AppUnavailable(BadRequest):
     code = "app_unavailable"
     default_message = "App unavailable, please check your app configurations."
-
-
-class ConversationNotExists(NotFound):
-    default_message = "Conversation Not Exists."
 
 
 @dataclass(frozen=True, slots=True)

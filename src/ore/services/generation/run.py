@@ -51,6 +51,7 @@ from ore.models import (
 from ore.models.base import utcnow
 from ore.services import apps
 from ore.services.annotations import match_annotation
+from ore.services.conversations import ConversationNotExists
 from ore.services.end_users import end_user_for
 from ore.services.generation import agent, control, events, prompt
 from ore.services.generation.events import (
@@ -70,7 +71,7 @@ from ore.services.generation.files import (
     upload_rules,
 )
 from ore.services.generation.inputs import clean_inputs
-from ore.services.generation.requests import AppUnavailable, ConversationNotExists, GenerationArgs
+from ore.services.generation.requests import AppUnavailable, GenerationArgs
 from ore.services.model_providers import BoundModel, bind_recent, provider_id
 
 logger = logging.getLogger(__name__)
