@@ -7,15 +7,11 @@ no event came.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
-from contextlib import suppress
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.responses import StreamingResponse
-
-T = TypeVar("T")
 
 PING = b"event: ping\n\n"
 MEDIA_TYPE = "text/event-stream"
@@ -26,32 +22,6 @@ HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 def frame(payload: Mapping[str, Any]) -> bytes:
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     return f"data: {body}\n\n".encode()
-
-
-async def with_keepalive(items: AsyncIterator[T], interval: float) -> AsyncIterator[T | None]:
-    """``items``, with None after every ``interval`` seconds of silence (a ping is due).
-
-    The pending read is never cancelled by the timer, only when the consumer leaves."""
-    pending: asyncio.Future[T] | None = None
-    try:
-        while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(items))
-            done, _ = await asyncio.wait((pending,), timeout=interval)
-            if not done:
-                yield None
-                continue
-            finished, pending = pending, None
-            try:
-                item = finished.result()
-            except StopAsyncIteration:
-                return
-            yield item
-    finally:
-        if pending is not None:
-            pending.cancel()
-            with suppress(asyncio.CancelledError, StopAsyncIteration, Exception):
-                await pending
 
 
 def event_stream(frames: AsyncIterator[bytes]) -> StreamingResponse:

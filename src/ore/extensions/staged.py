@@ -84,9 +84,21 @@ class StagedRun(Generic[EventT]):
 
     async def events(self) -> AsyncIterator[EventT]:
         """The produced events, in order. Leaving early never stops the producer."""
+        async for item in self.events_or_idle(None):
+            if item is not None:
+                yield item
+
+    async def events_or_idle(self, idle: float | None) -> AsyncIterator[EventT | None]:
+        """The events, with None after every ``idle`` seconds without one (a keep-alive is
+        due). Waiting on the queue is cheap to interrupt: nothing per event but the read."""
         try:
             while True:
-                item = await self._queue.get()
+                try:
+                    async with asyncio.timeout(idle):
+                        item = await self._queue.get()
+                except TimeoutError:
+                    yield None
+                    continue
                 if item is _DONE:
                     return
                 yield item  # type: ignore[misc]

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ore.controllers.deps import ContextDep
 from ore.controllers.service_api.deps import StreamingApp
-from ore.controllers.sse import PING, event_stream, frame, with_keepalive
+from ore.controllers.sse import PING, event_stream, frame
 from ore.extensions.context import OreContext
 from ore.models import App, AppMode
 from ore.services.end_users import user_string
@@ -80,7 +80,7 @@ def generation_engine(context: OreContext) -> Engine:
 async def _frames(started: Started, ping_interval: float) -> AsyncIterator[bytes]:
     run, work = started.run, started.work
     envelope = work.envelope
-    async for event in with_keepalive(run.events(), ping_interval):
+    async for event in run.events_or_idle(ping_interval):
         if event is None:
             yield PING
             continue
