@@ -102,11 +102,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Routes are matched in this order, one by one: the Service API and the gateway, which
+    # carry the traffic, come before the console's routes (the prefixes never overlap).
     app.include_router(health.router)
     app.include_router(metrics.router)
-    app.include_router(console_router, prefix="/console/api")
     app.include_router(service_api_router)
     app.include_router(gateway.router)
+    app.include_router(console_router, prefix="/console/api")
     install_middleware(app, settings)
     install_error_handlers(app)
     return app
