@@ -123,6 +123,55 @@ async def test_units_of_work_queue_in_order_and_never_nest_on_sqlite(settings: S
     await db.dispose()
 
 
+async def test_units_somebody_waits_on_go_before_deferrable_ones_on_sqlite(
+    settings: Settings,
+) -> None:
+    """A streamed answer's progress and finish give way to the next question's start unit,
+    but a deferrable unit that has waited ``max_defer`` goes before those that came later,
+    and a waiter that gives up leaves the queue working."""
+    db = Database(settings)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with db.unit_of_work():
+            order.append("holder")
+            await release.wait()
+
+    async def unit(name: str, *, deferrable: bool) -> None:
+        async with db.unit_of_work(deferrable=deferrable) as session:
+            order.append(name)
+            await accounts.create_account(session, email=f"{name}@example.com", name=name)
+
+    async def queued(*units: tuple[str, bool], hold: float) -> list[str]:
+        order.clear()
+        release.clear()
+        held = asyncio.create_task(holder())
+        await asyncio.sleep(0)
+        tasks = []
+        for name, deferrable in units:
+            tasks.append(asyncio.create_task(unit(name, deferrable=deferrable)))
+            await asyncio.sleep(0.01)
+        if db.dialect == "sqlite":  # one that gives up while queued
+            quitter = asyncio.create_task(unit("quitter", deferrable=False))
+            await asyncio.sleep(0.01)
+            quitter.cancel()
+        await asyncio.sleep(max(0.0, hold - 0.01 * (len(units) + 1)))
+        release.set()
+        await asyncio.gather(held, *tasks)
+        return list(order)
+
+    busy = await queued(("finish-1", True), ("progress-2", True), ("start-3", False), hold=0.05)
+    overdue = await queued(("finish-4", True), ("start-5", False), hold=0.6)
+    if db.dialect == "sqlite":
+        assert busy == ["holder", "start-3", "finish-1", "progress-2"]
+        assert overdue == ["holder", "finish-4", "start-5"]
+    else:  # no gate: units run side by side, each once
+        assert sorted(busy) == ["finish-1", "holder", "progress-2", "start-3"]
+        assert sorted(overdue) == ["finish-4", "holder", "start-5"]
+    await db.dispose()
+
+
 async def test_nul_check_handles_batched_multi_row_inserts(settings: Settings) -> None:
     db = Database(settings)
     async with db.unit_of_work() as session:

@@ -170,12 +170,12 @@ class FlakyDatabase(Database):
         self.refused = 0
 
     @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+    async def unit_of_work(self, *, deferrable: bool = False) -> AsyncIterator[AsyncSession]:
         if self.refuse > 0:
             self.refuse -= 1
             self.refused += 1
             raise OperationalError("BEGIN", {}, ConnectionRefusedError("database restarting"))
-        async with super().unit_of_work() as session:
+        async with super().unit_of_work(deferrable=deferrable) as session:
             yield session
             if self.lose_commit > 0:  # the unit's work is done, then rolled back
                 self.lose_commit -= 1

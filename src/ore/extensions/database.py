@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
@@ -137,18 +139,28 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 
 class _SqliteGate:
-    """First come, first served admission of SQLite transactions within this process.
+    """Admission of SQLite transactions within this process, one at a time, first come
+    first served, except that deferrable units give way.
 
     SQLite has one writer at a time. Left to itself, a waiting connection sleeps in
     SQLite's busy handler with growing back-off (up to 100 ms a nap), which turns a queue
-    of short requests into a long latency tail. Queuing in-process on an asyncio lock hands
-    the database over the moment it is free; busy_timeout still covers other processes.
+    of short requests into a long latency tail. Queuing in-process hands the database over
+    the moment it is free; busy_timeout still covers other processes.
+
+    A *deferrable* unit is one nobody is waiting on to see a first byte: a streamed
+    answer's progress and finish, whose text has already left. When the database is busy
+    the other units go first, so a burst of finishing streams does not hold back the next
+    question's first token; a deferrable unit that has waited ``max_defer`` seconds is
+    served before anything that came later, so none waits without bound.
     """
 
-    def __init__(self) -> None:
-        self._lock = asyncio.Lock()
+    def __init__(self, max_defer: float = 0.5) -> None:
+        self._max_defer = max_defer
+        self._busy = False
         self._holder: asyncio.Task[Any] | None = None
         self._readers: set[asyncio.Task[Any]] = set()
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._deferred: deque[tuple[float, asyncio.Future[None]]] = deque()
 
     def _refuse_nesting(self, task: asyncio.Task[Any] | None) -> None:
         if task is not None and (task is self._holder or task in self._readers):
@@ -158,15 +170,55 @@ class _SqliteGate:
             )
 
     @asynccontextmanager
-    async def hold(self) -> AsyncIterator[None]:
+    async def hold(self, *, deferrable: bool = False) -> AsyncIterator[None]:
         task = asyncio.current_task()
         self._refuse_nesting(task)
-        async with self._lock:
-            self._holder = task
-            try:
-                yield
-            finally:
-                self._holder = None
+        await self._acquire(deferrable)
+        self._holder = task
+        try:
+            yield
+        finally:
+            self._holder = None
+            self._release()
+
+    async def _acquire(self, deferrable: bool) -> None:
+        if not self._busy and not self._urgent and not self._deferred:
+            self._busy = True
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (time.monotonic(), waiter)
+        if deferrable:
+            self._deferred.append(entry)
+        else:
+            self._urgent.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # granted just as it was cancelled: pass the turn on
+            else:  # still queued, unless a release already skipped it
+                with suppress(ValueError):
+                    self._deferred.remove(entry) if deferrable else self._urgent.remove(waiter)
+            raise
+
+    def _release(self) -> None:
+        """Hand the database to the next waiter, or mark it free."""
+        while True:
+            waiter = self._next_waiter()
+            if waiter is None:
+                self._busy = False
+                return
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _next_waiter(self) -> asyncio.Future[None] | None:
+        overdue = self._deferred and time.monotonic() - self._deferred[0][0] >= self._max_defer
+        if self._urgent and not overdue:
+            return self._urgent.popleft()
+        if self._deferred:
+            return self._deferred.popleft()[1]
+        return None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[None]:
@@ -202,17 +254,20 @@ class Database:
         )
         self._gate = _SqliteGate() if self.engine.dialect.name == "sqlite" else None
 
-    def _admission(self) -> AbstractAsyncContextManager[None]:
-        return self._gate.hold() if self._gate is not None else nullcontext()
+    def _admission(self, deferrable: bool) -> AbstractAsyncContextManager[None]:
+        return self._gate.hold(deferrable=deferrable) if self._gate is not None else nullcontext()
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
-        """One session, one transaction: committed on success, rolled back on error."""
-        async with self._admission():
+    async def unit_of_work(self, *, deferrable: bool = False) -> AsyncIterator[AsyncSession]:
+        """One session, one transaction: committed on success, rolled back on error.
+
+        ``deferrable``: nobody waits on this unit for a first byte (a streamed answer's
+        progress and finish); on SQLite, units that somebody waits on go first."""
+        async with self._admission(deferrable):
             session = self.sessionmaker()
             try:
                 yield session

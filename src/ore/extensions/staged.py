@@ -125,7 +125,7 @@ class StagedRun(Generic[EventT]):
             batch = list(pending)
             pending.clear()
             try:
-                async with self._db.unit_of_work() as session:
+                async with self._db.unit_of_work(deferrable=True) as session:
                     await self._work.record(session, batch)
             except Exception as error:
                 if not database_unavailable(error):
@@ -173,7 +173,7 @@ class StagedRun(Generic[EventT]):
     async def _commit_with_retries(self, batch: list[EventT]) -> bool:
         for delay in (*FINISH_RETRY_DELAYS, None):
             try:
-                async with self._db.unit_of_work() as session:
+                async with self._db.unit_of_work(deferrable=True) as session:
                     if batch:
                         session.info[FINISHING] = True
                         await self._work.record(session, batch)
