@@ -461,16 +461,57 @@ async def finish_enable(session: AsyncSession, app_id: uuid.UUID, settings: Repl
 # --- matching a query --------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class QueryVector:
+    """A query embedded before the unit of work that matches it, so that the embedding call
+    (network work) does not run inside the unit."""
+
+    vector_model: str
+    vector: list[float]
+
+
+async def reply_model(
+    session: AsyncSession, runtime: ModelRuntime, secret_key: str, app: App
+) -> tuple[ReplySettings, BoundModel] | None:
+    """The app's reply settings and its bound embedding model, when reply is on and the app
+    has annotations to match (else None: a query need not be embedded)."""
+    settings = reply_settings(await apps.current_config(session, app))
+    if settings is None:
+        return None
+    any_annotation = await session.scalar(
+        select(MessageAnnotation.id)
+        .where(MessageAnnotation.app_id == app.id, MessageAnnotation.tenant_id == app.tenant_id)
+        .limit(1)
+    )
+    if any_annotation is None:
+        return None
+    return settings, await _embedding_model(session, runtime, secret_key, app, settings)
+
+
+async def embed_query(settings: ReplySettings, model: BoundModel, query: str) -> QueryVector:
+    """``query``'s vector for :func:`match_annotation`, from the model of :func:`reply_model`."""
+    result = await model.embed([query])
+    return QueryVector(settings.vector_model, result.embeddings[0])
+
+
 async def match_annotation(
-    session: AsyncSession, runtime: ModelRuntime, secret_key: str, app: App, query: str
+    session: AsyncSession,
+    runtime: ModelRuntime,
+    secret_key: str,
+    app: App,
+    query: str,
+    *,
+    ahead: QueryVector | None = None,
 ) -> tuple[MessageAnnotation, float] | None:
     """The annotation whose question is closest to ``query``, with its cosine similarity,
     when annotation reply is on and the similarity reaches the app's threshold.
 
-    One embedding call: the query, plus any question still without a vector of the reply's
-    model (its vector is stored in the caller's unit of work). A match counts as a hit
-    (``hit_count`` + 1, in the caller's unit of work). None when reply is off, the app has
-    no annotations, or nothing is close enough.
+    The query's vector is ``ahead`` when it was embedded beforehand with the reply's model
+    (:func:`embed_query`); otherwise it is embedded here. Questions still without a vector
+    of the reply's model are embedded here too, in the same call (their vectors are stored
+    in the caller's unit of work). A match counts as a hit (``hit_count`` + 1, in the
+    caller's unit of work). None when reply is off, the app has no annotations, or nothing
+    is close enough.
     """
     settings = reply_settings(await apps.current_config(session, app))
     if settings is None or not query.strip():
@@ -484,10 +525,17 @@ async def match_annotation(
     )
     if not rows:
         return None
-    model = await _embedding_model(session, runtime, secret_key, app, settings)
     missing = [row for row in rows if not _has_vector(row, settings.vector_model)]
-    result = await model.embed([query, *(row.question for row in missing)])
-    query_vector, *fresh = result.embeddings
+    texts = [row.question for row in missing]
+    if ahead is not None and ahead.vector_model == settings.vector_model:
+        query_vector = ahead.vector
+        fresh = []
+        if texts:
+            model = await _embedding_model(session, runtime, secret_key, app, settings)
+            fresh = (await model.embed(texts)).embeddings
+    else:
+        model = await _embedding_model(session, runtime, secret_key, app, settings)
+        query_vector, *fresh = (await model.embed([query, *texts])).embeddings
     pending = [PendingQuestion(row.id, row.question) for row in missing]
     await store_vectors(session, settings.vector_model, pending, fresh)
     vectors = {row.id: vector for row, vector in zip(missing, fresh, strict=True)}

@@ -494,3 +494,46 @@ async def test_create_and_update_while_reply_is_on_store_the_vector(
     matched = await _match(app, keyed.app_id, "Can I get a refund, please?")
     assert matched is not None and matched[0] == "Can I get a refund?"
     assert calls.texts == [["Can I get a refund, please?"]]
+
+
+async def test_a_chat_embeds_its_query_before_the_start_unit(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Annotation reply embeds the query ahead of the unit that stores the message: while
+    the model embeds, other units of work still write (on SQLite the start unit holds the
+    process's one write lock, and a remote embedding model can take seconds), and the unit
+    does not embed it a second time."""
+    context: OreContext = app.state.ore
+    keyed = await keyed_app(client, settings)
+    await add(client, keyed, "How do I reset my password?", "Use the reset link.")
+    await _enable(client, keyed)
+    query = "I forgot my password, how can I change it?"
+    adapter = context.models.adapter("local")
+    original = adapter.embed
+    texts: list[list[str]] = []
+    written_meanwhile: list[bool] = []
+
+    async def write_elsewhere() -> None:
+        async with context.db.unit_of_work() as session:
+            await session.execute(
+                update(App).where(App.id == uuid.UUID(keyed.app_id)).values(description="x")
+            )
+
+    async def embedding(request: EmbeddingRequest, *args: Any, **kwargs: Any) -> Any:
+        texts.append(list(request.texts))
+        if query in request.texts:
+            try:
+                await asyncio.wait_for(asyncio.create_task(write_elsewhere()), timeout=5)
+                written_meanwhile.append(True)
+            except TimeoutError:
+                written_meanwhile.append(False)
+        return await original(request, *args, **kwargs)
+
+    monkeypatch.setattr(adapter, "embed", embedding)
+    body = {"query": query, "inputs": {}, "user": "ada", "response_mode": "blocking"}
+    response = await client.post("/v1/chat-messages", json=body, headers=keyed.headers)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["answer"] == "Use the reset link."
+    assert texts == [[query]]
+    assert written_meanwhile == [True]

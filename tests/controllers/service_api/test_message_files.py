@@ -5,7 +5,9 @@ off ignores ``files`` altogether."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,13 +15,13 @@ from typing import Any
 import httpx
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ore.app_factory import create_app
 from ore.config import Settings
-from ore.models import Message, MessageFile
+from ore.models import App, Message, MessageFile
 from ore.services import model_providers
 from tests.conftest import make_settings
 from tests.controllers.service_api.conftest import (
@@ -376,3 +378,47 @@ async def test_a_vision_model_sees_uploaded_and_remote_images(
     assert [(f["transfer_method"], f["url"], f["upload_file_id"]) for f in last] == [
         ("remote_url", remote, None)
     ]
+
+
+async def test_a_slow_file_host_holds_no_write_lock_while_probed(
+    settings: Settings, database_url: str, tmp_path: Path, scripted_server: ScriptedServer
+) -> None:
+    """The HEAD of a remote file runs before the start unit: while the host is silent,
+    other units of work still write (on SQLite the start unit holds the process's one
+    write lock, so a probe inside it would stall every writer until the host answered)."""
+    allowed = make_settings(database_url, tmp_path / "allowed", SSRF_ALLOWED_HOSTS="127.0.0.1")
+    probing, released = threading.Event(), threading.Event()
+
+    def slow_probe(body: dict[str, Any], request: Request) -> Response:
+        probing.set()
+        released.wait(15)
+        return image_response(body, request)
+
+    application = create_app(allowed)
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            service = await vision_app(http, application, allowed, f"{scripted_server.url}/v1")
+            scripted_server.queue(slow_probe, openai_stream(chunk("A dog."), chunk(finish="stop")))
+            body = chat_body([remote_file(f"{scripted_server.url}/pictures/dog.png")])
+            asked = asyncio.create_task(
+                http.post("/v1/chat-messages", json=body, headers=service.headers)
+            )
+            try:
+                assert await asyncio.to_thread(probing.wait, 15)
+                async with asyncio.timeout(5):
+                    async with application.state.ore.db.unit_of_work() as session:
+                        await session.execute(
+                            update(App)
+                            .where(App.id == uuid.UUID(service.app_id))
+                            .values(description="written while the file host was silent")
+                        )
+                assert not asked.done()  # still waiting for the host
+            finally:
+                released.set()
+            answered = await asked
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["answer"] == "A dog."
+    async with db_session(allowed) as session:
+        app = await session.get(App, uuid.UUID(service.app_id))
+    assert app is not None and app.description == "written while the file host was silent"

@@ -14,11 +14,12 @@ refuses is a 400 before any model is called.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import mimetypes
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,13 +49,19 @@ PROBE_TIMEOUT = 10.0
 Detail = Literal["low", "high", "auto"]
 
 
+# A remote file's (filename, media type), or why it cannot be used.
+Probe = tuple[str, str] | InvalidParam
+
+
 @dataclass(frozen=True, slots=True)
 class FileAccess:
     """What resolving files needs from the process: stored bytes and the SSRF-guarded
-    client for user-supplied URLs."""
+    client for user-supplied URLs; plus, for one request, the remote files already probed
+    by URL (:func:`probe_ahead`), which are then not requested again."""
 
     storage: Storage
     http: OutboundHttpClient
+    probed: Mapping[str, Probe] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,8 +224,49 @@ async def _local(
     )
 
 
+def remote_urls(rules: FileRules | None, items: Any) -> list[str]:
+    """The URLs that resolving ``items`` under ``rules`` would probe."""
+    if rules is None or (rules.methods is not None and REMOTE_URL not in rules.methods):
+        return []
+    urls = []
+    for item in items if isinstance(items, list | tuple) else []:
+        if isinstance(item, dict) and item.get("transfer_method") == REMOTE_URL:
+            url = item.get("url")
+            if isinstance(url, str) and url.strip():
+                urls.append(url.strip())
+    return urls
+
+
+def input_remote_urls(form: list[Any] | None, inputs: Mapping[str, Any]) -> list[str]:
+    """The URLs that :func:`resolve_input_files` would probe for these inputs."""
+    urls = []
+    for kind, settings in form_variables(form):
+        value = inputs.get(settings["variable"])
+        if kind in ("file", "file-list") and isinstance(value, dict | list):
+            urls += remote_urls(variable_rules(settings), [value] if kind == "file" else value)
+    return urls
+
+
+async def probe_ahead(access: FileAccess, urls: Sequence[str]) -> FileAccess:
+    """``access`` with ``urls`` probed side by side, before any unit of work (a HEAD can
+    take seconds). A URL that cannot be used is kept with its error, raised only if the
+    file is resolved, so errors still come in the order the request's checks find them."""
+    unique = [url for url in dict.fromkeys(urls) if url not in access.probed]
+    if not unique:
+        return access
+    results = await asyncio.gather(
+        *(probe_remote(access.http, url) for url in unique), return_exceptions=True
+    )
+    probed: dict[str, Probe] = dict(access.probed)
+    for url, result in zip(unique, results, strict=True):
+        if isinstance(result, BaseException) and not isinstance(result, InvalidParam):
+            raise result
+        probed[url] = result
+    return replace(access, probed=probed)
+
+
 async def _remote(
-    http: OutboundHttpClient, rules: FileRules, declared: str, item: dict[str, Any]
+    access: FileAccess, rules: FileRules, declared: str, item: dict[str, Any]
 ) -> ResolvedFile:
     url = item.get("url")
     if not isinstance(url, str) or not url.strip():
@@ -227,7 +275,10 @@ async def _remote(
     if rules.methods is not None and REMOTE_URL not in rules.methods:
         # Refused before the probe: a URL the config does not allow is never requested.
         raise InvalidParam(f"File validation failed for file: {url_filename(url)}")
-    filename, mime_type = await probe_remote(http, url)
+    known = access.probed.get(url)
+    if isinstance(known, InvalidParam):
+        raise InvalidParam(known.message)
+    filename, mime_type = known if known is not None else await probe_remote(access.http, url)
     extension = extension_of(filename)
     return ResolvedFile(
         type=declared if declared != "custom" else kind_of(extension, mime_type),
@@ -256,7 +307,7 @@ async def _resolve_one(
     if method == LOCAL_FILE:
         found = await _local(session, app, end_user, declared, item)
     elif method == REMOTE_URL:
-        found = await _remote(access.http, rules, declared, item)
+        found = await _remote(access, rules, declared, item)
     else:
         raise InvalidParam(f"Invalid file transfer method: {method}")
     if not _admitted(rules, declared, found):

@@ -1,6 +1,8 @@
 """One generation of a basic app (chat, agent-chat, completion), driven as staged units.
 
-:func:`start_generation` takes an active slot (429 when the app is at its limit), then
+:func:`start_generation` takes an active slot (429 when the app is at its limit), does
+the network work the start unit needs ahead of it (remote files are probed, the query is
+embedded for annotation reply: on SQLite the unit holds the process's write lock), then
 commits the start unit: end user, conversation (new or the caller's own), checked inputs,
 the bound model and the prompt with its memory, and the ``Message`` row; all before the
 first byte, so every failure up to here is a plain HTTP error. The model then streams in
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ore.core.errors import OreError
@@ -50,9 +52,15 @@ from ore.models import (
 )
 from ore.models.base import utcnow
 from ore.services import apps
-from ore.services.annotations import match_annotation
+from ore.services.annotations import (
+    QueryVector,
+    ReplySettings,
+    embed_query,
+    match_annotation,
+    reply_model,
+)
 from ore.services.conversations import ConversationNotExists
-from ore.services.end_users import end_user_for
+from ore.services.end_users import end_user_for, find_end_user
 from ore.services.generation import agent, control, events, prompt
 from ore.services.generation.events import (
     AnswerDelta,
@@ -65,7 +73,10 @@ from ore.services.generation.files import (
     FileAccess,
     ResolvedFile,
     image_parts,
+    input_remote_urls,
     message_file_rows,
+    probe_ahead,
+    remote_urls,
     resolve_files,
     resolve_input_files,
     upload_rules,
@@ -204,6 +215,9 @@ class Generation:
         self._reply: str | None = None
         self._annotation: dict[str, Any] | None = None
         self._files: list[ResolvedFile] = []
+        self._access = engine.files
+        self._config_ahead_row: AppModelConfig | None = None
+        self._query_vector: QueryVector | None = None
         self._image_detail: Literal["low", "high", "auto"] = "high"
         self._new_conversation = False
         self._citations = False
@@ -226,6 +240,62 @@ class Generation:
             created_at=int(self.created_at.timestamp()),
         )
 
+    # --- ahead of the start unit ---------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Read the config, probe the remote files and embed the query for annotation reply
+        as it asks, before the start unit. The unit then uses the results (and reads less
+        while it holds the write lock); should the config it uses be another, it does that
+        work itself."""
+        async with self.engine.db.read_only() as session:
+            config = await self._config_ahead(session)
+            if config is None:
+                return
+            self._config_ahead_row = config
+            settings = apps.config_dict(config)
+            reply = None
+            current = config.id == self.app.app_model_config_id
+            if not current or (settings.get("annotation_reply") or {}).get("enabled"):
+                reply = await self._reply_model(session)
+        urls = remote_urls(upload_rules(settings.get("file_upload")), self.args.files or [])
+        if self.args.conversation_id is None and isinstance(self.args.inputs, dict):
+            urls += input_remote_urls(settings.get("user_input_form"), self.args.inputs)
+        self._access = await probe_ahead(self.engine.files, urls)
+        if reply is not None and self.args.query.strip():
+            try:
+                self._query_vector = await embed_query(*reply, self.args.query)
+            except OreError as error:
+                logger.warning("annotation reply skipped for app %s: %s", self.app.id, error)
+
+    async def _config_ahead(self, session: AsyncSession) -> AppModelConfig | None:
+        """The config the start unit will use, if it can be told without writing."""
+        config_id = self.app.app_model_config_id
+        if self.args.conversation_id is not None:
+            end_user = await find_end_user(session, self.app, self.args.user)
+            if end_user is None:
+                return None
+            conversation = await session.scalar(
+                select(Conversation).where(*self._own_conversation(end_user))
+            )
+            if conversation is None:
+                return None
+            config_id = conversation.app_model_config_id or config_id
+        if config_id is None:
+            return None
+        found: AppModelConfig | None = await session.scalar(
+            select(AppModelConfig).where(
+                AppModelConfig.id == config_id, AppModelConfig.app_id == self.app.id
+            )
+        )
+        return found
+
+    async def _reply_model(self, session: AsyncSession) -> tuple[ReplySettings, BoundModel] | None:
+        try:
+            return await reply_model(session, self.engine.models, self.engine.secret_key, self.app)
+        except OreError as error:
+            logger.warning("annotation reply skipped for app %s: %s", self.app.id, error)
+            return None
+
     # --- start unit ---------------------------------------------------------------------
 
     async def start(self, session: AsyncSession) -> None:
@@ -239,7 +309,7 @@ class Generation:
                 session,
                 self.app,
                 end_user,
-                self.engine.files,
+                self._access,
                 form,
                 clean_inputs(form, self.args.inputs),
             )
@@ -275,7 +345,7 @@ class Generation:
             return
         self._image_detail = rules.detail
         self._files = await resolve_files(
-            session, self.app, end_user, self.engine.files, rules, self.args.files
+            session, self.app, end_user, self._access, rules, self.args.files
         )
 
     async def _annotation_reply(
@@ -291,7 +361,12 @@ class Generation:
             return False
         try:
             match = await match_annotation(
-                session, self.engine.models, self.engine.secret_key, self.app, self.args.query
+                session,
+                self.engine.models,
+                self.engine.secret_key,
+                self.app,
+                self.args.query,
+                ahead=self._query_vector,
             )
         except OreError as error:
             logger.warning("annotation reply skipped for app %s: %s", self.app.id, error)
@@ -349,23 +424,29 @@ class Generation:
                 from_end_user_id=end_user.id,
             )
         found: Conversation | None = await session.scalar(
-            select(Conversation).where(
-                Conversation.id == self.args.conversation_id,
-                Conversation.app_id == self.app.id,
-                Conversation.tenant_id == self.app.tenant_id,
-                Conversation.from_source == FROM_SOURCE,
-                Conversation.from_end_user_id == end_user.id,
-                Conversation.is_deleted.is_(False),
-            )
+            select(Conversation).where(*self._own_conversation(end_user))
         )
         if found is None:
             raise ConversationNotExists()
         return found
 
+    def _own_conversation(self, end_user: EndUser) -> list[ColumnElement[bool]]:
+        """The request's conversation, when it is this end user's, of this app, not deleted."""
+        return [
+            Conversation.id == self.args.conversation_id,
+            Conversation.app_id == self.app.id,
+            Conversation.tenant_id == self.app.tenant_id,
+            Conversation.from_source == FROM_SOURCE,
+            Conversation.from_end_user_id == end_user.id,
+            Conversation.is_deleted.is_(False),
+        ]
+
     async def _config(self, session: AsyncSession, conversation: Conversation) -> AppModelConfig:
         """matches Dify: a conversation keeps the config version it started with."""
         config_id = conversation.app_model_config_id or self.app.app_model_config_id
         config: AppModelConfig | None = None
+        if self._config_ahead_row is not None and self._config_ahead_row.id == config_id:
+            return self._config_ahead_row  # read by prepare(), a moment ago
         if config_id is not None:
             config = await session.scalar(
                 select(AppModelConfig).where(
@@ -636,6 +717,7 @@ async def start_generation(engine: Engine, app: App, args: GenerationArgs) -> St
     run: StagedRun[GenerationEvent] = StagedRun(engine.db, work, work.source)
     try:
         await control.register_task(engine.kv, work.task_id, app.id, args.user)
+        await work.prepare()
         await run.start()
     except BaseException:
         await work.release()
