@@ -6,7 +6,9 @@
   counts its chat calls and the connections that carried them (``GET /stats``), and the
   streams it holds open at once (peak reset by ``POST /stats/reset``). A last user message
   holding ``trickle=<seconds>`` makes it sleep that long before each chunk, so a bench can
-  keep many streams open on purpose.
+  keep many streams open on purpose. ``words=<n>`` makes the answer ``n`` words long
+  (:func:`stub_answer`), and ``pace=<seconds>`` paces it like a real model: the first word
+  at once, then one word every ``pace`` seconds.
 - ``RawConnection`` and ``drive``: a keep-alive HTTP/1.1 load generator whose own CPU is
   negligible next to httpx's, reading SSE as it arrives (time to the first content token).
 - ``process``, ``wait_until``, ``free_port``, ``ore_environment``: subprocesses on loopback.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -36,6 +39,19 @@ STUB_WORDS = ["The ", "stub ", "upstream ", "says ", "hello "]
 ADMIN = {"email": "bench@example.com", "name": "Bench", "password": "bench-pass-123"}
 ORE_PROVIDER = "openai_api_compatible"
 TRICKLE = re.compile(r"trickle=([0-9.]+)")
+WORDS = re.compile(r"words=([0-9]+)")
+PACE = re.compile(r"pace=([0-9.]+)")
+
+
+def stub_answer(nonce: str, words: int = len(STUB_WORDS) + 1) -> str:
+    """The text the stub streams: :data:`STUB_WORDS` over and over, then the nonce, ``words``
+    pieces in all (the default: each word once)."""
+    return "".join(_answer_words(nonce, words))
+
+
+def _answer_words(nonce: str, words: int) -> list[str]:
+    count = max(1, words) - 1
+    return [STUB_WORDS[index % len(STUB_WORDS)] for index in range(count)] + [nonce]
 
 
 # --- the stub upstream -----------------------------------------------------------------------
@@ -45,7 +61,8 @@ class Stub:
     """An OpenAI-compatible chat upstream that answers at once, over raw asyncio streams."""
 
     def __init__(self, nonce: str) -> None:
-        self.words = [*STUB_WORDS, nonce]
+        self.nonce = nonce
+        self.words = _answer_words(nonce, len(STUB_WORDS) + 1)
         self.chat_calls = 0
         self.connections = 0
         self.open_streams = 0
@@ -117,12 +134,12 @@ class Stub:
         self.open_streams += 1
         self.peak_streams = max(self.peak_streams, self.open_streams)
         try:
-            await self._stream(writer, request, _trickle(request))
+            await self._stream(writer, request, _trickle(request), _pace(request))
         finally:
             self.open_streams -= 1
 
     async def _stream(
-        self, writer: asyncio.StreamWriter, request: dict[str, Any], pause: float
+        self, writer: asyncio.StreamWriter, request: dict[str, Any], pause: float, pace: float
     ) -> None:
         writer.write(
             b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
@@ -130,28 +147,47 @@ class Stub:
         )
         frame = _chunk_frame(request, "chat.completion.chunk")
         deltas: list[tuple[dict[str, Any], str | None]] = [({"role": "assistant"}, None)]
-        deltas += [({"content": word}, None) for word in self.words]
+        words = self._words(request)
+        deltas += [({"content": word}, None) for word in words]
         deltas.append(({}, "stop"))
-        for delta, finish in deltas:
+        for index, (delta, finish) in enumerate(deltas):
             if pause:
                 await asyncio.sleep(pause)
+            if pace and index > 1:  # the role and the first word at once, then paced
+                await asyncio.sleep(pace)
             choice = {"index": 0, "delta": delta, "finish_reason": finish}
             _write_chunk(writer, _sse({**frame, "choices": [choice]}))
             await writer.drain()
         if (request.get("stream_options") or {}).get("include_usage"):
-            _write_chunk(writer, _sse({**frame, "choices": [], "usage": self.usage()}))
+            usage = self.usage(len(words))
+            _write_chunk(writer, _sse({**frame, "choices": [], "usage": usage}))
         _write_chunk(writer, b"data: [DONE]\n\n")
         writer.write(b"0\r\n\r\n")
 
-    def usage(self) -> dict[str, int]:
-        return {"prompt_tokens": 9, "completion_tokens": len(self.words), "total_tokens": 15}
+    def _words(self, request: dict[str, Any]) -> list[str]:
+        found = WORDS.search(_last_user_text(request))
+        return _answer_words(self.nonce, int(found.group(1))) if found else self.words
+
+    def usage(self, words: int | None = None) -> dict[str, int]:
+        completion = len(self.words) if words is None else words
+        return {"prompt_tokens": 9, "completion_tokens": completion, "total_tokens": 9 + completion}
+
+
+def _last_user_text(request: dict[str, Any]) -> str:
+    users = [m for m in request.get("messages") or [] if m.get("role") == "user"]
+    content = users[-1].get("content") if users else ""
+    return content if isinstance(content, str) else json.dumps(content)
 
 
 def _trickle(request: dict[str, Any]) -> float:
     """Seconds to sleep before each chunk: ``trickle=<s>`` in the last user message, else 0."""
-    users = [m for m in request.get("messages") or [] if m.get("role") == "user"]
-    content = users[-1].get("content") if users else ""
-    found = TRICKLE.search(content if isinstance(content, str) else json.dumps(content))
+    found = TRICKLE.search(_last_user_text(request))
+    return float(found.group(1)) if found else 0.0
+
+
+def _pace(request: dict[str, Any]) -> float:
+    """Seconds between the words after the first: ``pace=<s>`` in the last user message."""
+    found = PACE.search(_last_user_text(request))
     return float(found.group(1)) if found else 0.0
 
 
@@ -350,6 +386,11 @@ def completion_message_text(body: bytes) -> str:
         return body[:200].decode(errors="replace")
 
 
+def default_warm_up_rounds(concurrency: int) -> int:
+    """Warm-up requests per connection: about 20 in all, at least one per connection."""
+    return max(1, 20 // concurrency)
+
+
 async def drive(
     connect: Callable[[], RawConnection],
     *,
@@ -359,14 +400,20 @@ async def drive(
     expected: str,
     stub: httpx.AsyncClient,
     cell: Cell,
+    warm_up_rounds: int | None = None,
+    stagger: float = 0.0,
 ) -> None:
     """Warm up, then ``requests`` posts from ``concurrency`` connections; adds to ``cell``.
 
+    Warm-up: ``warm_up_rounds`` requests per connection (default :func:`warm_up_rounds`).
+    ``stagger``: each connection waits a random share of that many seconds before its first
+    measured request, so that long streams do not start and end in lockstep.
     A request counts as an error unless it answered 200 with ``expected``, and the stub's
     call counter must rise by one per request."""
     connections = [connect() for _ in range(concurrency)]
+    rounds = default_warm_up_rounds(concurrency) if warm_up_rounds is None else warm_up_rounds
     try:
-        for _ in range(max(1, 20 // concurrency)):  # warm-up: connections, caches
+        for _ in range(rounds):  # warm-up: connections, caches
             await asyncio.gather(*(connection.post() for connection in connections))
         calls_before, connections_before = await stub_counts(stub)
         latencies: list[float] = []
@@ -378,6 +425,7 @@ async def drive(
 
         async def worker(connection: RawConnection) -> None:
             nonlocal next_index, errors
+            await asyncio.sleep(random.uniform(0, stagger))
             while next_index < requests and time.perf_counter() < deadline:
                 next_index += 1
                 sent = time.perf_counter()

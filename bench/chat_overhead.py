@@ -19,6 +19,14 @@ the stub. A request is an error unless it answers 200 with the stub's text (whic
 nonce drawn for this run) and the stub's call counter rose by one per request. ore's peak
 RSS is VmHWM from /proc, restarted before each scenario.
 
+Then the same concurrencies once more with ``--paced WORDS:MS`` (default 100:20): the stub
+answers ``WORDS`` words, the first at once and then one every ``MS`` ms, as a real model
+streams (a 100-word answer at 50 words a second lasts 2 s). Back-to-back answers that end in
+a microsecond keep ore saturated, so what the first scenarios show at c=64 is mostly the
+queue in front of a busy process; paced streams show what ore adds to the first token
+while 64 streams are open. Each connection starts at a random moment within one answer's
+length, so the streams do not run in lockstep.
+
 Last, per database, ``--open-streams`` streams are opened at once through each target, the
 stub trickling every chunk (``--hold-seconds`` per stream in all): every stream must answer in
 full, and the stub must have held them all open at the same moment.
@@ -58,6 +66,7 @@ from _common import (
     completion_message_text,
     console,
     cpu_seconds,
+    default_warm_up_rounds,
     drive,
     free_port,
     ore_environment,
@@ -66,6 +75,7 @@ from _common import (
     process,
     reset_peak_rss,
     run_stub,
+    stub_answer,
     wait_until,
 )
 
@@ -81,11 +91,31 @@ class Target:
     connect: Callable[[int, str], RawConnection]  # (user number, query) -> connection
 
 
+@dataclass(frozen=True)
+class Pacing:
+    """A paced answer: ``words`` words, the first at once, then one every ``seconds``."""
+
+    words: int
+    seconds: float
+
+    @property
+    def query(self) -> str:
+        return f"{QUERY} words={self.words} pace={self.seconds:.4f}"
+
+    @property
+    def stream_seconds(self) -> float:
+        return (self.words - 1) * self.seconds
+
+    def __str__(self) -> str:
+        return f"{self.words} words, one every {self.seconds * 1000:.0f} ms"
+
+
 @dataclass
 class Scenario:
     """Direct and ore cells of one concurrency, with ore's peak RSS while it ran."""
 
     concurrency: int
+    pacing: Pacing | None = None
     direct: Cell = field(default_factory=Cell)
     ore: Cell = field(default_factory=Cell)
     rss_mb: float = float("nan")
@@ -323,6 +353,11 @@ async def measure_database(
                     )
                 )
                 print(f"  {database}: done c={concurrency}", flush=True)
+            for concurrency in args.concurrency if args.paced else []:
+                scenarios.append(
+                    await measure_paced(targets, users, ore.pid, concurrency, stub, args)
+                )
+                print(f"  {database}: done c={concurrency}, paced", flush=True)
         reset_peak_rss(ore.pid)
         bursts = [await open_streams(target, users, stub, expected, args) for target in targets]
         burst_rss = peak_rss_mb(ore.pid)
@@ -358,14 +393,49 @@ async def measure_scenario(
                 cell=cell,
             )
     scenario.rss_mb = peak_rss_mb(ore_pid) if reset else float("nan")
-    warm_ups = args.rounds * max(1, 20 // concurrency) * concurrency  # as drive() does them
+    warm_ups = args.rounds * default_warm_up_rounds(concurrency) * concurrency
     served = scenario.ore.done + warm_ups
     scenario.cpu_ms = (cpu_seconds(ore_pid) - cpu_before) * 1000 / served
     return scenario
 
 
-def _fresh_connection(target: Target, users: Users) -> RawConnection:
-    return target.connect(users.take(), QUERY)
+async def measure_paced(
+    targets: list[Target],
+    users: Users,
+    ore_pid: int,
+    concurrency: int,
+    stub: httpx.AsyncClient,
+    args: argparse.Namespace,
+) -> Scenario:
+    """Paced answers at ``concurrency``: one round per target, a warm-up request per
+    connection, then at least 4 answers per connection (10 in all at the least)."""
+    pacing: Pacing = args.paced
+    scenario = Scenario(concurrency, pacing)
+    requests = max(10, 4 * concurrency)
+    stream = pacing.stream_seconds
+    cap = max(args.cap_seconds, 3 * stream * requests / concurrency + stream)
+    reset = reset_peak_rss(ore_pid)
+    cpu_before = cpu_seconds(ore_pid)
+    for target, cell in zip(targets, (scenario.direct, scenario.ore), strict=True):
+        await drive(
+            partial(_fresh_connection, target, users, pacing.query),
+            concurrency=concurrency,
+            requests=requests,
+            cap_seconds=cap,
+            expected=stub_answer(args.nonce_value, pacing.words),
+            stub=stub,
+            cell=cell,
+            warm_up_rounds=1,
+            stagger=stream,
+        )
+    scenario.rss_mb = peak_rss_mb(ore_pid) if reset else float("nan")
+    served = scenario.ore.done + concurrency
+    scenario.cpu_ms = (cpu_seconds(ore_pid) - cpu_before) * 1000 / served
+    return scenario
+
+
+def _fresh_connection(target: Target, users: Users, query: str = QUERY) -> RawConnection:
+    return target.connect(users.take(), query)
 
 
 async def open_streams(
@@ -428,7 +498,8 @@ def report(run: DatabaseRun, args: argparse.Namespace) -> None:
     print(f"\n{run.database}\n{head}\n{'-' * len(head)}")
     for scenario in run.scenarios:
         for index, cell in enumerate((scenario.direct, scenario.ore)):
-            label = f"c={scenario.concurrency}" if index == 0 else ""
+            paced = "p" if scenario.pacing else ""
+            label = f"c={scenario.concurrency}{paced}" if index == 0 else ""
             line = (
                 f"{label:<8} {('direct', 'ore')[index]:<7} {cell.done:>5} {cell.errors:>4} "
                 f"{cell.rps:>6.0f} {_ms(percentile(cell.ttfts, 0.5))} "
@@ -453,6 +524,8 @@ def report(run: DatabaseRun, args: argparse.Namespace) -> None:
         )
         if burst.first_error:
             print(f"  first error: {burst.first_error}")
+    if args.paced:
+        print(f"c=Np: paced answers ({args.paced}); connections start staggered")
     print(
         f"ore peak RSS: {run.setup_rss_mb:.0f} MB through start and setup, "
         f"{max([s.rss_mb for s in run.scenarios] + [run.burst_rss_mb]):.0f} MB at most while "
@@ -468,8 +541,9 @@ def verdict(run: DatabaseRun, args: argparse.Namespace) -> None:
             continue
         added = _added(scenario.ore.ttfts, scenario.direct.ttfts, 0.5)
         met = added < limit and scenario.ore.errors == 0
+        how = f", paced ({scenario.pacing})" if scenario.pacing else ", back to back"
         print(
-            f"{run.database}: added p50 ttft at c={scenario.concurrency}: {added:.2f} ms, "
+            f"{run.database}: added p50 ttft at c={scenario.concurrency}{how}: {added:.2f} ms, "
             f"{scenario.ore.errors} errors (target < {limit:.0f} ms: "
             f"{'met' if met else 'NOT met'})"
         )
@@ -495,7 +569,8 @@ def _added(samples: list[float], base: list[float], fraction: float) -> float:
 
 async def run(args: argparse.Namespace) -> None:
     nonce = secrets.token_hex(6)
-    expected = "".join(STUB_WORDS) + nonce
+    args.nonce_value = nonce
+    expected = stub_answer(nonce)
     runs: list[DatabaseRun] = []
     with tempfile.TemporaryDirectory(prefix="ore-chat-bench-") as name:
         tmp = Path(name)
@@ -522,6 +597,16 @@ async def run(args: argparse.Namespace) -> None:
         report(database_run, args)
 
 
+def _pacing(value: str) -> Pacing | None:
+    if not value:
+        return None
+    words, _, ms = value.partition(":")
+    pacing = Pacing(int(words), float(ms or 20) / 1000)
+    if pacing.words < 2 or pacing.seconds <= 0:
+        raise argparse.ArgumentTypeError("WORDS must be 2 or more and MS above 0")
+    return pacing
+
+
 def _csv(kind: Callable[[str], Any]) -> Callable[[str], list[Any]]:
     return lambda value: [kind(item) for item in value.split(",") if item]
 
@@ -544,6 +629,13 @@ def main() -> None:
         help="comma-separated: sqlite, postgresql (default both)",
     )
     parser.add_argument("--pg-dsn", default=DEFAULT_PG_DSN, help="PostgreSQL admin DSN")
+    parser.add_argument(
+        "--paced",
+        type=_pacing,
+        default=Pacing(100, 0.020),
+        metavar="WORDS:MS",
+        help="paced answers measured after the back-to-back ones (default 100:20; '' skips)",
+    )
     parser.add_argument("--open-streams", type=int, default=200)
     parser.add_argument(
         "--hold-seconds",

@@ -51,7 +51,6 @@ import httpx
 from _common import (
     ORE_PROVIDER,
     STUB_MODEL,
-    STUB_WORDS,
     Cell,
     RawConnection,
     add_stub_credentials,
@@ -64,6 +63,7 @@ from _common import (
     percentile,
     process,
     run_stub,
+    stub_answer,
     wait_until,
 )
 
@@ -336,7 +336,7 @@ def _verdict(targets: list[Target], results: dict[tuple[bool, int], list[Cell]])
 
 async def run(args: argparse.Namespace) -> None:
     nonce = secrets.token_hex(6)
-    expected = "".join(STUB_WORDS) + nonce
+    expected = stub_answer(nonce)
     with tempfile.TemporaryDirectory(prefix="ore-gateway-bench-") as name, ExitStack() as stack:
         tmp = Path(name)
         port = free_port()
