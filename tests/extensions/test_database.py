@@ -172,6 +172,41 @@ async def test_units_somebody_waits_on_go_before_deferrable_ones_on_sqlite(
     await db.dispose()
 
 
+async def test_deferrable_units_run_one_at_a_time_behind_the_others(settings: Settings) -> None:
+    """DB_DEFERRED_UNITS=1 (the default): a second deferrable unit waits for the first,
+    while a unit somebody waits on goes ahead (on PostgreSQL at once, on SQLite next)."""
+    db = Database(settings)
+    assert settings.DB_DEFERRED_UNITS == 1
+    order: list[str] = []
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def unit(name: str, *, deferrable: bool, hold: bool = False) -> None:
+        async with db.unit_of_work(deferrable=deferrable) as session:
+            order.append(name)
+            await accounts.create_account(session, email=f"{name}@example.com", name=name)
+            if hold:
+                inside.set()
+                await release.wait()
+
+    first = asyncio.create_task(unit("finish-1", deferrable=True, hold=True))
+    await inside.wait()
+    second = asyncio.create_task(unit("finish-2", deferrable=True))
+    await asyncio.sleep(0.01)
+    start = asyncio.create_task(unit("start-3", deferrable=False))
+    await asyncio.sleep(0.1)
+    seen_while_held = list(order)
+    release.set()
+    await asyncio.gather(first, second, start)
+    if db.dialect == "sqlite":
+        assert seen_while_held == ["finish-1"]
+        assert order == ["finish-1", "start-3", "finish-2"]
+    else:
+        assert seen_while_held == ["finish-1", "start-3"]
+        assert order == ["finish-1", "start-3", "finish-2"]
+    await db.dispose()
+
+
 async def test_nul_check_handles_batched_multi_row_inserts(settings: Settings) -> None:
     db = Database(settings)
     async with db.unit_of_work() as session:

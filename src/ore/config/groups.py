@@ -84,6 +84,16 @@ class DatabaseSettings(BaseSettings):
         default=True, description="Check connections before use (survives database restarts)."
     )
     SQLALCHEMY_ECHO: bool = Field(default=False, description="Log every SQL statement.")
+    DB_DEFERRED_UNITS: int = Field(
+        default=1,
+        gt=0,
+        description=(
+            "Progress and finish units of streamed answers one process commits at a time; "
+            "they wait behind the units somebody is waiting on, so first tokens stay fast "
+            "under load. Raise it (PostgreSQL) when the database is far away and finishing "
+            "answers lags behind; SQLite commits one unit at a time whatever it says."
+        ),
+    )
     MIGRATION_ENABLED: bool = Field(
         default=True, description="Run Alembic upgrade to head at startup."
     )

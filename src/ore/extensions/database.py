@@ -13,7 +13,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
+from contextlib import asynccontextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
@@ -253,9 +253,16 @@ class Database:
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
         self._gate = _SqliteGate() if self.engine.dialect.name == "sqlite" else None
+        # Deferrable units queue here first: however many streams finish at once, only
+        # this many of their units compete with the others for the CPU and the database.
+        self._deferred_lane = asyncio.Semaphore(settings.DB_DEFERRED_UNITS)
 
-    def _admission(self, deferrable: bool) -> AbstractAsyncContextManager[None]:
-        return self._gate.hold(deferrable=deferrable) if self._gate is not None else nullcontext()
+    @asynccontextmanager
+    async def _admission(self, deferrable: bool) -> AsyncIterator[None]:
+        lane = self._deferred_lane if deferrable else nullcontext()
+        gate = self._gate.hold(deferrable=deferrable) if self._gate else nullcontext()
+        async with lane, gate:
+            yield
 
     @property
     def dialect(self) -> str:
@@ -266,7 +273,11 @@ class Database:
         """One session, one transaction: committed on success, rolled back on error.
 
         ``deferrable``: nobody waits on this unit for a first byte (a streamed answer's
-        progress and finish); on SQLite, units that somebody waits on go first."""
+        progress and finish, whose text has already left). Such units run
+        ``DB_DEFERRED_UNITS`` at a time per process, and on SQLite the units somebody waits
+        on go before them: when many streams finish at once, the next questions' start units
+        do not queue behind their bookkeeping. Under load, first tokens stay fast and the
+        closing ``message_end`` waits instead."""
         async with self._admission(deferrable):
             session = self.sessionmaker()
             try:
