@@ -43,13 +43,17 @@ class RecordedRun:
         run.finished_at = utcnow()
 
 
-def counting(limit: int, *, fail_at: int | None = None, gate: asyncio.Event | None = None):  # type: ignore[no-untyped-def]
+def counting(  # type: ignore[no-untyped-def]
+    limit: int, *, fail_at: int | None = None, gate: asyncio.Event | None = None, pause: float = 0
+):
     async def source() -> AsyncIterator[int]:
         for number in range(limit):
             if number == fail_at:
                 raise RuntimeError(f"upstream broke at {number}")
             if gate is not None and number == 2:
                 await gate.wait()
+            if pause:
+                await asyncio.sleep(pause)  # as a model does between tokens
             yield number
 
     return source
@@ -125,7 +129,7 @@ class MarkedRun(RecordedRun):
 async def test_the_last_progress_commits_with_the_finish_and_says_so(settings: Settings) -> None:
     db = Database(settings)
     work = MarkedRun()
-    run = StagedRun(db, work, counting(7), progress_batch=3)
+    run = StagedRun(db, work, counting(7, pause=0.05), progress_batch=3)
     await run.start()
     assert [event async for event in run.events()] == list(range(7))
     await run.wait()
@@ -149,13 +153,50 @@ class BrokenLastRecord(RecordedRun):
 async def test_a_finish_still_commits_when_its_last_progress_cannot(settings: Settings) -> None:
     db = Database(settings)
     work = BrokenLastRecord()
-    run = StagedRun(db, work, counting(5), progress_batch=3)
+    run = StagedRun(db, work, counting(5, pause=0.05), progress_batch=3)
     await run.start()
     assert [event async for event in run.events()] == list(range(5))
     await run.wait()
     stored = await _load(db, work.id)
     assert stored.status == TaskStatus.COMPLETED
     assert stored.progress == {"n": [0, 1, 2]}
+    await db.dispose()
+
+
+class SlowRecord(RecordedRun):
+    """Its progress units wait until ``release`` is set (a database under load)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.batches: list[list[int]] = []
+
+    async def record(self, session: AsyncSession, events: Sequence[int]) -> None:
+        if not session.info.get(FINISHING):
+            await self.release.wait()
+        self.batches.append(list(events))
+        await super().record(session, events)
+
+
+async def test_a_slow_progress_unit_never_holds_up_the_stream(settings: Settings) -> None:
+    db = Database(settings)
+    work = SlowRecord()
+    run = StagedRun(db, work, counting(10, pause=0.01), progress_batch=2)
+    await run.start()
+    # Every event arrives while the first progress unit is still waiting for the database
+    # (the stream then ends once the finish unit has committed).
+    events = run.events()
+    async with asyncio.timeout(5):
+        assert [await anext(events) for _ in range(10)] == list(range(10))
+    assert work.batches == []
+    work.release.set()
+    assert [event async for event in events] == []
+    await run.wait()
+    # One progress unit at a time: the first batch, then the rest with the finish.
+    assert work.batches == [[0, 1], list(range(2, 10))]
+    stored = await _load(db, work.id)
+    assert stored.status == TaskStatus.COMPLETED
+    assert stored.progress == {"n": list(range(10))}
     await db.dispose()
 
 

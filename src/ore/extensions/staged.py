@@ -8,6 +8,7 @@ the runner (never by services):
 1. ``start``    one unit, committed before the first event is produced (the run record exists);
 2. ``record``   progress units, batched (every ``progress_interval`` seconds or
                 ``progress_batch`` events), so a crash loses at most one batch of progress;
+                each runs beside the stream (one at a time), which never waits for it;
 3. ``finish``   one unit that always runs, with the error if the producer failed; the last
                 batch of progress is recorded in it, just before ``finish``.
 
@@ -21,6 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import suppress
 from typing import Generic, Protocol, TypeVar
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -120,10 +122,10 @@ class StagedRun(Generic[EventT]):
             return
         await self._queue.put(item)
 
-    async def _flush(self, pending: list[EventT]) -> None:
-        if pending:
-            batch = list(pending)
-            pending.clear()
+    async def _flush(self, pending: list[EventT], batch: list[EventT]) -> None:
+        """Record ``batch``; while the database is unavailable, put it back in front of
+        ``pending`` (the events that came since) for the next unit."""
+        if batch:
             try:
                 async with self._db.unit_of_work(deferrable=True) as session:
                     await self._work.record(session, batch)
@@ -137,23 +139,35 @@ class StagedRun(Generic[EventT]):
 
     async def _produce(self) -> None:
         pending: list[EventT] = []
+        flushing: asyncio.Task[None] | None = None
         last_flush = time.monotonic()
         try:
             async for event in self._source():
-                # Deliver first: a progress commit must never delay an event on its way out.
                 await self._deliver(event)
                 pending.append(event)
+                if flushing is not None and flushing.done():
+                    flushing.result()  # a progress unit that failed fails the run
+                    flushing = None
                 now = time.monotonic()
-                if (
+                if flushing is None and (
                     len(pending) >= self._progress_batch
                     or now - last_flush >= self._progress_interval
                 ):
-                    await self._flush(pending)
+                    # Beside the stream, one at a time: a progress unit waits its turn
+                    # behind the units somebody is waiting on, and no event waits for it.
+                    batch = list(pending)
+                    pending.clear()
+                    flushing = asyncio.create_task(self._flush(pending, batch))
                     last_flush = now
+            if flushing is not None:
+                await flushing
         except Exception as error:  # recorded by finish; the consumer sees the end of stream
             self.error = error
             logger.warning("staged run failed: %s", error)
         finally:
+            if flushing is not None and not flushing.done():
+                with suppress(Exception):  # the run has failed already
+                    await flushing
             await self._finish(pending)
 
     async def _finish(self, pending: list[EventT]) -> None:
