@@ -198,7 +198,10 @@ class _SqliteGate:
                 self._release()  # granted just as it was cancelled: pass the turn on
             else:  # still queued, unless a release already skipped it
                 with suppress(ValueError):
-                    self._deferred.remove(entry) if deferrable else self._urgent.remove(waiter)
+                    if deferrable:
+                        self._deferred.remove(entry)
+                    else:
+                        self._urgent.remove(waiter)
             raise
 
     def _release(self) -> None:
