@@ -217,6 +217,7 @@ class Generation:
         self._files: list[ResolvedFile] = []
         self._access = engine.files
         self._config_ahead_row: AppModelConfig | None = None
+        self._bound_ahead: tuple[tuple[str, str], BoundModel] | None = None
         self._query_vector: QueryVector | None = None
         self._image_detail: Literal["low", "high", "auto"] = "high"
         self._new_conversation = False
@@ -243,16 +244,18 @@ class Generation:
     # --- ahead of the start unit ---------------------------------------------------------
 
     async def prepare(self) -> None:
-        """Read the config, probe the remote files and embed the query for annotation reply
-        as it asks, before the start unit. The unit then uses the results (and reads less
-        while it holds the write lock); should the config it uses be another, it does that
-        work itself."""
+        """Read the config and bind its model, probe the remote files and embed the query
+        for annotation reply as it asks, before the start unit. The unit then uses the
+        results (and reads less while it holds the write lock); should the config it uses
+        be another, or a step here fail, it does that work itself (and raises the error
+        where it belongs)."""
         async with self.engine.db.read_only() as session:
             config = await self._config_ahead(session)
             if config is None:
                 return
             self._config_ahead_row = config
             settings = apps.config_dict(config)
+            await self._bind_ahead(session, settings)
             reply = None
             current = config.id == self.app.app_model_config_id
             if not current or (settings.get("annotation_reply") or {}).get("enabled"):
@@ -288,6 +291,18 @@ class Generation:
             )
         )
         return found
+
+    async def _bind_ahead(self, session: AsyncSession, settings: dict[str, Any]) -> None:
+        model = settings.get("model") or {}
+        if not model.get("provider") or not model.get("name"):
+            return
+        provider, name = provider_id(model["provider"]), model["name"]
+        with suppress(OreError):
+            engine = self.engine
+            bound = await bind_recent(
+                session, engine.models, engine.secret_key, self.app.tenant_id, provider, name
+            )
+            self._bound_ahead = ((provider, name), bound)
 
     async def _reply_model(self, session: AsyncSession) -> tuple[ReplySettings, BoundModel] | None:
         try:
@@ -396,9 +411,18 @@ class Generation:
         model: tuple[str, str],
     ) -> None:
         provider, name = model
-        bound = await bind_recent(
-            session, self.engine.models, self.engine.secret_key, self.app.tenant_id, provider, name
-        )
+        ahead = self._bound_ahead
+        if ahead is not None and ahead[0] == model:
+            bound = ahead[1]  # bound by prepare(), a moment ago
+        else:
+            bound = await bind_recent(
+                session,
+                self.engine.models,
+                self.engine.secret_key,
+                self.app.tenant_id,
+                provider,
+                name,
+            )
         parameters = dict((settings.get("model") or {}).get("completion_params") or {})
         messages = await self._messages(session, conversation, settings, bound, parameters)
         self._call = ModelCall(
