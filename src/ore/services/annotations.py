@@ -341,6 +341,7 @@ async def start_reply_job(
         status = "waiting"
     else:
         config.annotation_reply = reply_config(None)
+        apps.forget_config(session, config.id)
         await session.flush()
         job_id = uuid.uuid4()
         record = {"app_id": str(app.id), "status": "completed"}
@@ -455,6 +456,7 @@ async def finish_enable(session: AsyncSession, app_id: uuid.UUID, settings: Repl
         raise apps.AppNotFound()
     config = await _config_of(session, app)
     config.annotation_reply = reply_config(settings)
+    apps.forget_config(session, config.id)
     await session.flush()
 
 

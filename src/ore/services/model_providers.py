@@ -697,6 +697,17 @@ def bindings_of(runtime: ModelRuntime) -> BindingCache:
     return found
 
 
+def recent_binding(
+    runtime: ModelRuntime,
+    tenant_id: uuid.UUID,
+    provider: str,
+    model: str,
+    model_type: ModelType = "llm",
+) -> BoundModel | None:
+    """The binding :func:`bind_recent` would reuse, if any (no session needed)."""
+    return bindings_of(runtime).get((tenant_id, f"{provider}/{model}", model_type))
+
+
 async def bind_recent(
     session: AsyncSession,
     runtime: ModelRuntime,

@@ -9,12 +9,15 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from ore.config import Settings
 from ore.core.local_models import CHAT_MODEL_NAME, EMBEDDING_MODEL_NAME
 from ore.extensions.tasks import get_task
 from ore.models import Conversation, Message, TaskRun
+from ore.services import apps, model_providers
 from tests.controllers.service_api.conftest import (
     ServiceApp,
     local_workspace,
@@ -249,9 +252,14 @@ async def test_agent_chat_streams_agent_messages(
 
 
 async def test_an_annotation_answers_instead_of_the_model(
-    client: httpx.AsyncClient, settings: Settings
+    client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Config versions read by generations are reused for a while; turning reply on must
+    # reach the next question however long that is.
+    monkeypatch.setattr(apps, "RECENT_CONFIG_TTL", 600.0)
     app = await chat_app(client, settings)
+    before = {"query": "Hi", "inputs": {"team": "ops"}, "user": "ada", "response_mode": "blocking"}
+    assert (await client.post("/v1/chat-messages", json=before, headers=app.headers)).is_success
     added = await client.post(
         "/v1/apps/annotations",
         json={"question": "When does the office open?", "answer": "At 9, sharp. ☕"},
@@ -298,3 +306,34 @@ async def test_an_annotation_answers_instead_of_the_model(
     )
     assert blocking.json()["answer"] == "At 9, sharp. ☕"
     assert blocking.json()["metadata"]["annotation_reply"]["id"] == added.json()["id"]
+
+
+async def test_a_new_conversation_reads_nothing_ahead_when_recent_ones_did(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A busy app's next new conversation reuses the config and binding that the previous
+    one read: the only read-only unit before its start unit is the key check."""
+    context = app.state.ore
+    monkeypatch.setattr(apps, "RECENT_CONFIG_TTL", 600.0)
+    model_providers.bindings_of(context.models).ttl = 600.0
+    service = await chat_app(client, settings)
+    original = context.db.read_only
+    opened: list[int] = []
+
+    def counting() -> Any:
+        opened.append(1)
+        return original()
+
+    monkeypatch.setattr(context.db, "read_only", counting)
+    body = {"query": "Hi", "inputs": {"team": "ops"}, "user": "ada", "response_mode": "blocking"}
+    answers = []
+    for _ in range(2):
+        opened.clear()
+        response = await client.post("/v1/chat-messages", json=body, headers=service.headers)
+        assert response.status_code == 200, response.text
+        answers.append((response.json()["answer"], len(opened)))
+    assert [count for _, count in answers] == [2, 1]
+    assert answers[0][0] == answers[1][0] != ""  # the same config and model answered

@@ -83,7 +83,7 @@ from ore.services.generation.files import (
 )
 from ore.services.generation.inputs import clean_inputs
 from ore.services.generation.requests import AppUnavailable, GenerationArgs
-from ore.services.model_providers import BoundModel, bind_recent, provider_id
+from ore.services.model_providers import BoundModel, bind_recent, provider_id, recent_binding
 
 logger = logging.getLogger(__name__)
 
@@ -249,17 +249,20 @@ class Generation:
         results (and reads less while it holds the write lock); should the config it uses
         be another, or a step here fail, it does that work itself (and raises the error
         where it belongs)."""
-        async with self.engine.db.read_only() as session:
-            config = await self._config_ahead(session)
-            if config is None:
-                return
-            self._config_ahead_row = config
-            settings = apps.config_dict(config)
-            await self._bind_ahead(session, settings)
-            reply = None
-            current = config.id == self.app.app_model_config_id
-            if not current or (settings.get("annotation_reply") or {}).get("enabled"):
-                reply = await self._reply_model(session)
+        reply = None
+        settings = self._ahead_from_memory()
+        if settings is None:
+            async with self.engine.db.read_only() as session:
+                config = await self._config_ahead(session)
+                if config is None:
+                    return
+                apps.remember_config(config)
+                self._config_ahead_row = config
+                settings = apps.config_dict(config)
+                await self._bind_ahead(session, settings)
+                current = config.id == self.app.app_model_config_id
+                if not current or (settings.get("annotation_reply") or {}).get("enabled"):
+                    reply = await self._reply_model(session)
         urls = remote_urls(upload_rules(settings.get("file_upload")), self.args.files or [])
         if self.args.conversation_id is None and isinstance(self.args.inputs, dict):
             urls += input_remote_urls(settings.get("user_input_form"), self.args.inputs)
@@ -269,6 +272,28 @@ class Generation:
                 self._query_vector = await embed_query(*reply, self.args.query)
             except OreError as error:
                 logger.warning("annotation reply skipped for app %s: %s", self.app.id, error)
+
+    def _ahead_from_memory(self) -> dict[str, Any] | None:
+        """The settings, with no unit at all, when recent generations left all that
+        :meth:`prepare` reads: a new conversation on the app's current config read in the
+        last second, whose model is bound and whose annotation reply is off."""
+        config_id = self.app.app_model_config_id
+        if self.args.conversation_id is not None or config_id is None:
+            return None
+        config = apps.recent_config(config_id)
+        if config is None or config.app_id != self.app.id:
+            return None
+        settings = apps.config_dict(config)
+        model = settings.get("model") or {}
+        if (settings.get("annotation_reply") or {}).get("enabled") or not model.get("name"):
+            return None
+        provider, name = provider_id(model.get("provider") or ""), model["name"]
+        bound = recent_binding(self.engine.models, self.app.tenant_id, provider, name)
+        if bound is None:
+            return None
+        self._config_ahead_row = config
+        self._bound_ahead = ((provider, name), bound)
+        return settings
 
     async def _config_ahead(self, session: AsyncSession) -> AppModelConfig | None:
         """The config the start unit will use, if it can be told without writing."""
