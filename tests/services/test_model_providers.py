@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ore.config import Settings
+from ore.core import recent
 from ore.core.kv.memory import MemoryKV
 from ore.core.model_runtime import ChatRequest
 from ore.core.model_runtime.entities import ChatMessage
@@ -137,7 +138,7 @@ async def test_bind_recent_reuses_a_binding_for_its_ttl_then_reads_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     now = [1000.0]
-    monkeypatch.setattr(model_providers.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(recent.time, "monotonic", lambda: now[0])
     member = await create_member(settings)
     owner = Owner(member.tenant.id, PROVIDER)
     tenant_id, secret = member.tenant.id, settings.SECRET_KEY

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 import string
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ore.core.errors import InvalidParam, NotFound
+from ore.core.recent import RecentCache
 from ore.extensions.database import after_commit
 from ore.extensions.model_runtime import ModelRuntime
 from ore.models import (
@@ -382,38 +382,17 @@ async def current_config(session: AsyncSession, app: App) -> AppModelConfig | No
     return config
 
 
-# Config versions read by recent generations, reused for RECENT_CONFIG_TTL seconds, so that a
-# busy app's new conversations read nothing before their start unit. A version is written
-# once, except its annotation_reply switch, which forget_config() drops from here on commit.
-RECENT_CONFIG_TTL = 1.0
-_RECENT_CONFIGS: dict[uuid.UUID, tuple[float, AppModelConfig]] = {}
-_RECENT_CONFIGS_SIZE = 1024
-
-
-def recent_config(config_id: uuid.UUID) -> AppModelConfig | None:
-    """The config version ``config_id`` if a generation read it in the last second."""
-    found = _RECENT_CONFIGS.get(config_id)
-    if found is None or found[0] <= time.monotonic():
-        return None
-    return found[1]
-
-
-def remember_config(config: AppModelConfig) -> None:
-    """Keep a config version (detached from its session) for :func:`recent_config`."""
-    now = time.monotonic()
-    if len(_RECENT_CONFIGS) >= _RECENT_CONFIGS_SIZE:
-        for key in [key for key, (until, _) in _RECENT_CONFIGS.items() if until <= now]:
-            del _RECENT_CONFIGS[key]
-        if len(_RECENT_CONFIGS) >= _RECENT_CONFIGS_SIZE:
-            _RECENT_CONFIGS.clear()
-    _RECENT_CONFIGS[config.id] = (now + RECENT_CONFIG_TTL, config)
+# Config versions read by recent generations, reused for a second, so that a busy app's new
+# conversations read nothing before their start unit. A version is written once, except
+# its annotation_reply switch: forget_config() drops it from here when that commits.
+RECENT_CONFIGS: RecentCache[uuid.UUID, AppModelConfig] = RecentCache(ttl=1.0)
 
 
 def forget_config(session: AsyncSession, config_id: uuid.UUID) -> None:
     """Once ``session`` commits a change to a config version in place, stop reusing it."""
 
     async def forget() -> None:
-        _RECENT_CONFIGS.pop(config_id, None)
+        RECENT_CONFIGS.forget(config_id)
 
     after_commit(session, forget)
 

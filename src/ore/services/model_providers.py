@@ -19,7 +19,6 @@ with ``{}``.
 
 from __future__ import annotations
 
-import time
 import uuid
 import weakref
 from collections.abc import AsyncGenerator, Mapping
@@ -50,6 +49,7 @@ from ore.core.model_runtime.errors import (
     ModelRuntimeError,
     ProviderNotInitialized,
 )
+from ore.core.recent import RecentCache
 from ore.extensions.model_runtime import ModelRuntime
 from ore.models.provider import LoadBalancingConfig, ProviderConfig, ProviderCredential
 from ore.services import secrets
@@ -652,7 +652,7 @@ BINDING_CACHE_SIZE = 1024
 BindingKey = tuple[uuid.UUID, str, ModelType]  # workspace, "provider/model", model type
 
 
-class BindingCache:
+class BindingCache(RecentCache[BindingKey, BoundModel]):
     """Models bound by recent calls, reused for ``ttl`` seconds.
 
     Binding reads the workspace's provider configuration and decrypts its credentials:
@@ -664,23 +664,7 @@ class BindingCache:
     """
 
     def __init__(self, ttl: float = BINDING_TTL, size: int = BINDING_CACHE_SIZE) -> None:
-        self.ttl = ttl
-        self.size = size
-        self._entries: dict[BindingKey, tuple[float, BoundModel]] = {}
-
-    def get(self, key: BindingKey) -> BoundModel | None:
-        found = self._entries.get(key)
-        if found is None or found[0] <= time.monotonic():
-            return None
-        return found[1]
-
-    def put(self, key: BindingKey, model: BoundModel) -> None:
-        now = time.monotonic()
-        if len(self._entries) >= self.size:
-            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
-            if len(self._entries) >= self.size:
-                self._entries.clear()
-        self._entries[key] = (now + self.ttl, model)
+        super().__init__(ttl, size)
 
 
 # One cache per runtime, which is one per process lifespan (tests start many).
@@ -718,14 +702,12 @@ async def bind_recent(
     model_type: ModelType = "llm",
 ) -> BoundModel:
     """:func:`bind_model`, reusing a binding of the last :data:`BINDING_TTL` seconds."""
-    cache = bindings_of(runtime)
-    key: BindingKey = (tenant_id, f"{provider}/{model}", model_type)
-    found = cache.get(key)
+    found = recent_binding(runtime, tenant_id, provider, model, model_type)
     if found is None:
         found = await bind_model(
             session, runtime, secret_key, tenant_id, provider, model, model_type
         )
-        cache.put(key, found)
+        bindings_of(runtime).put((tenant_id, f"{provider}/{model}", model_type), found)
     return found
 
 

@@ -256,7 +256,7 @@ async def test_an_annotation_answers_instead_of_the_model(
 ) -> None:
     # Config versions read by generations are reused for a while; turning reply on must
     # reach the next question however long that is.
-    monkeypatch.setattr(apps, "RECENT_CONFIG_TTL", 600.0)
+    monkeypatch.setattr(apps.RECENT_CONFIGS, "ttl", 600.0)
     app = await chat_app(client, settings)
     before = {"query": "Hi", "inputs": {"team": "ops"}, "user": "ada", "response_mode": "blocking"}
     assert (await client.post("/v1/chat-messages", json=before, headers=app.headers)).is_success
@@ -317,7 +317,7 @@ async def test_a_new_conversation_reads_nothing_ahead_when_recent_ones_did(
     """A busy app's next new conversation reuses the config and binding that the previous
     one read: the only read-only unit before its start unit is the key check."""
     context = app.state.ore
-    monkeypatch.setattr(apps, "RECENT_CONFIG_TTL", 600.0)
+    monkeypatch.setattr(apps.RECENT_CONFIGS, "ttl", 600.0)
     model_providers.bindings_of(context.models).ttl = 600.0
     service = await chat_app(client, settings)
     original = context.db.read_only

@@ -193,6 +193,14 @@ PRODUCERS: dict[str, Producer] = {
 }
 
 
+def _app_model(settings: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(provider, model) that a config names, or None when it names none."""
+    model = settings.get("model") or {}
+    if not model.get("provider") or not model.get("name"):
+        return None
+    return provider_id(model["provider"]), model["name"]
+
+
 def _decimal(value: str) -> Decimal:
     return Decimal(value or "0")
 
@@ -256,12 +264,11 @@ class Generation:
                 config = await self._config_ahead(session)
                 if config is None:
                     return
-                apps.remember_config(config)
+                apps.RECENT_CONFIGS.put(config.id, config)
                 self._config_ahead_row = config
                 settings = apps.config_dict(config)
                 await self._bind_ahead(session, settings)
-                current = config.id == self.app.app_model_config_id
-                if not current or (settings.get("annotation_reply") or {}).get("enabled"):
+                if self._may_reply(config, settings):
                     reply = await self._reply_model(session)
         urls = remote_urls(upload_rules(settings.get("file_upload")), self.args.files or [])
         if self.args.conversation_id is None and isinstance(self.args.inputs, dict):
@@ -280,19 +287,18 @@ class Generation:
         config_id = self.app.app_model_config_id
         if self.args.conversation_id is not None or config_id is None:
             return None
-        config = apps.recent_config(config_id)
+        config = apps.RECENT_CONFIGS.get(config_id)
         if config is None or config.app_id != self.app.id:
             return None
         settings = apps.config_dict(config)
-        model = settings.get("model") or {}
-        if (settings.get("annotation_reply") or {}).get("enabled") or not model.get("name"):
+        model = _app_model(settings)
+        if model is None or self._may_reply(config, settings):
             return None
-        provider, name = provider_id(model.get("provider") or ""), model["name"]
-        bound = recent_binding(self.engine.models, self.app.tenant_id, provider, name)
+        bound = recent_binding(self.engine.models, self.app.tenant_id, *model)
         if bound is None:
             return None
         self._config_ahead_row = config
-        self._bound_ahead = ((provider, name), bound)
+        self._bound_ahead = (model, bound)
         return settings
 
     async def _config_ahead(self, session: AsyncSession) -> AppModelConfig | None:
@@ -310,6 +316,11 @@ class Generation:
             config_id = conversation.app_model_config_id or config_id
         if config_id is None:
             return None
+        return await self._config_row(session, config_id)
+
+    async def _config_row(
+        self, session: AsyncSession, config_id: uuid.UUID
+    ) -> AppModelConfig | None:
         found: AppModelConfig | None = await session.scalar(
             select(AppModelConfig).where(
                 AppModelConfig.id == config_id, AppModelConfig.app_id == self.app.id
@@ -317,17 +328,22 @@ class Generation:
         )
         return found
 
+    def _may_reply(self, config: AppModelConfig, settings: Mapping[str, Any]) -> bool:
+        """Whether annotation reply can answer: the switch lives in the app's current config,
+        so a conversation on an older version always looks (and finds it off, or not)."""
+        current = config.id == self.app.app_model_config_id
+        return not current or bool((settings.get("annotation_reply") or {}).get("enabled"))
+
     async def _bind_ahead(self, session: AsyncSession, settings: dict[str, Any]) -> None:
-        model = settings.get("model") or {}
-        if not model.get("provider") or not model.get("name"):
+        model = _app_model(settings)
+        if model is None:
             return
-        provider, name = provider_id(model["provider"]), model["name"]
         with suppress(OreError):
             engine = self.engine
             bound = await bind_recent(
-                session, engine.models, engine.secret_key, self.app.tenant_id, provider, name
+                session, engine.models, engine.secret_key, self.app.tenant_id, *model
             )
-            self._bound_ahead = ((provider, name), bound)
+            self._bound_ahead = (model, bound)
 
     async def _reply_model(self, session: AsyncSession) -> tuple[ReplySettings, BoundModel] | None:
         try:
@@ -355,10 +371,10 @@ class Generation:
             )
             conversation.app_model_config_id = config.id
             conversation.introduction = settings.get("opening_statement") or ""
-        model = settings.get("model") or {}
-        if not model.get("provider") or not model.get("name"):
+        model = _app_model(settings)
+        if model is None:
             raise AppUnavailable()
-        provider, name = provider_id(model["provider"]), model["name"]
+        provider, name = model
         self._citations = bool((settings.get("retriever_resource") or {}).get("enabled"))
         await self._resolve_files(session, end_user, settings)
         if not await self._annotation_reply(session, config, settings):
@@ -393,11 +409,10 @@ class Generation:
     ) -> bool:
         """Whether a curated annotation answers the query (then no model is called).
 
-        The switch lives in the app's current config: when that is the config at hand and
-        reply is off, nothing is queried. A matching failure (say, the embedding model lost
-        its credentials) only means no annotation answers: the model still does."""
-        current = config.id == self.app.app_model_config_id
-        if current and not (settings.get("annotation_reply") or {}).get("enabled"):
+        When :meth:`_may_reply` says no, nothing is queried. A matching failure (say, the
+        embedding model lost its credentials) only means no annotation answers: the model
+        still does."""
+        if not self._may_reply(config, settings):
             return False
         try:
             match = await match_annotation(
@@ -497,11 +512,7 @@ class Generation:
         if self._config_ahead_row is not None and self._config_ahead_row.id == config_id:
             return self._config_ahead_row  # read by prepare(), a moment ago
         if config_id is not None:
-            config = await session.scalar(
-                select(AppModelConfig).where(
-                    AppModelConfig.id == config_id, AppModelConfig.app_id == self.app.id
-                )
-            )
+            config = await self._config_row(session, config_id)
         if config is None:
             raise AppUnavailable()
         return config
